@@ -1,0 +1,94 @@
+# emfit notes: every set-up step lives here, so that two commands do everything.
+#   make book   create .venv, install, build the website and the PDF handout
+#   make test   run every test: unit, notebooks (strict nbval), strict builds, offline site
+# See README.md for the other targets.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+JB := $(VENV)/bin/jupyter-book
+STAMP := $(VENV)/.installed
+BUILD_FLAGS := -W -n --keep-going
+# The book to build (tests build small throw-away books with the same flags).
+BOOK ?= .
+PDF = $(BOOK)/_build/latex/emfit-notes.pdf
+
+# Debian packages: the smallest TeX set that builds the PDF with xelatex, poppler for
+# pdftotext/pdftoppm, and Chromium for the browser tests.
+TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended \
+	texlive-xetex latexmk fonts-freefont-otf poppler-utils
+BROWSER_PACKAGES := chromium
+
+.PHONY: book html pdf test unit notebooks serve clean bench venv tex browser help
+
+help:
+	@echo "make book       build the website (_build/html) and the PDF ($(PDF))"
+	@echo "make test       run every test (unit, strict nbval, strict builds, offline site)"
+	@echo "make html       build the website only"
+	@echo "make pdf        build the PDF handout only"
+	@echo "make notebooks  re-execute the notebooks in place, storing their outputs"
+	@echo "make serve      serve the website on http://127.0.0.1:8000"
+	@echo "make bench      run the speed benchmarks against the reference implementations"
+	@echo "make clean      remove _build"
+
+book: html pdf
+	@echo "Website: _build/html/index.html"
+	@echo "PDF handout: $(PDF)"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: apt-get install python3 python3-venv"; exit 1; }
+	@echo "==> creating $(VENV) and installing requirements (about 2 minutes the first time)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "venv failed: apt-get install python3-venv"; exit 1; }
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $(STAMP)
+
+# Install missing Debian packages when root, otherwise say exactly what to run.
+define need_debian
+	@missing=""; for cmd in $(2); do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "==> installing $(1) from Debian packages (missing:$$missing)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(3) >/dev/null; \
+	  else \
+	    echo "Missing:$$missing. Run as root:"; \
+	    echo "  apt-get update && apt-get install -y --no-install-recommends $(3)"; exit 1; \
+	  fi; \
+	fi
+endef
+
+tex:
+	$(call need_debian,TeX,xelatex latexmk pdftotext pdftoppm,$(TEX_PACKAGES))
+	@fc-list | grep -qi FreeSerif || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-freefont-otf >/dev/null; } \
+	  || { echo "Missing fonts. Run as root: apt-get install -y fonts-freefont-otf"; exit 1; }
+
+browser:
+	$(call need_debian,Chromium,chromium,$(BROWSER_PACKAGES))
+
+html: venv
+	@echo "==> building the website (notebooks execute once, then come from the cache)"
+	$(JB) build $(BOOK) $(BUILD_FLAGS)
+
+pdf: venv tex
+	@echo "==> building the PDF handout with xelatex"
+	$(JB) build $(BOOK) --builder pdflatex $(BUILD_FLAGS)
+	@test -f $(PDF) || { echo "no PDF at $(PDF)"; exit 1; }
+	@! pdftotext $(PDF) - | grep -n '??' || { echo "undefined reference (??) in $(PDF)"; exit 1; }
+
+test: venv tex browser
+	$(PY) -m pytest
+
+notebooks: venv
+	$(VENV)/bin/jupyter execute --inplace chapters/*.ipynb
+
+serve: html
+	$(PY) -m http.server --bind 127.0.0.1 --directory _build/html 8000
+
+bench: venv
+	@for script in benchmarks/bench_*.py; do echo "==> $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf _build

@@ -1,0 +1,148 @@
+"""Figure helpers and the house Matplotlib style of the book.
+
+Chapters call these so that every figure looks alike and plotting code stays out
+of the prose: covariance ellipses here; responsibility maps and log-likelihood
+traces join as chapters need them.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from importlib import resources
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.patches import Ellipse
+
+__all__ = ["STYLE", "house_style", "use_house_style", "ellipse_parameters", "covariance_ellipse"]
+
+#: Path of the Matplotlib style file shipped with emfit.
+STYLE = str(resources.files("emfit").joinpath("emfit.mplstyle"))
+
+
+def use_house_style() -> None:
+    """Apply the emfit Matplotlib style globally.
+
+    Examples
+    --------
+    >>> use_house_style()
+    >>> import matplotlib as mpl
+    >>> mpl.rcParams["axes.spines.top"]
+    False
+    """
+    import matplotlib.pyplot as plt
+
+    plt.style.use(STYLE)
+
+
+def house_style() -> AbstractContextManager[None]:
+    """Context manager applying the emfit style to the figures made inside it.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> with house_style():
+    ...     fig, ax = plt.subplots()
+    >>> plt.close(fig)
+    """
+    import matplotlib.pyplot as plt
+
+    return plt.style.context(STYLE)
+
+
+def _check_mean_cov(mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = np.asarray(mean, dtype=float)
+    cov = np.asarray(cov, dtype=float)
+    if mean.shape != (2,):
+        raise ValueError(f"mean must have shape (2,), got {mean.shape}")
+    if cov.shape != (2, 2):
+        raise ValueError(f"cov must have shape (2, 2), got {cov.shape}")
+    if not np.all(np.isfinite(cov)) or not np.all(np.isfinite(mean)):
+        raise ValueError("mean and cov must be finite")
+    if not np.allclose(cov, cov.T, rtol=1e-10, atol=1e-12 * np.abs(cov).max(initial=1.0)):
+        raise ValueError("cov must be symmetric")
+    if np.linalg.eigvalsh(cov)[0] < -1e-12 * np.abs(cov).max(initial=1.0):
+        raise ValueError("cov must be positive semi-definite")
+    return mean, cov
+
+
+def ellipse_parameters(cov: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Axes and orientation of the ellipse holding ``level`` of a 2-D Gaussian's mass.
+
+    For ``y ~ N(mu, cov)`` in two dimensions, the squared Mahalanobis distance
+    ``(y - mu)^T cov^{-1} (y - mu)`` is chi-squared with 2 degrees of freedom, so the
+    ellipse ``{y : distance^2 <= r^2}`` with ``r^2 = -2 log(1 - level)`` holds
+    probability ``level``.
+
+    Parameters
+    ----------
+    cov : array_like, shape (2, 2)
+        Symmetric positive semi-definite covariance.
+    level : float, default 0.95
+        Probability mass inside the ellipse, in (0, 1).
+
+    Returns
+    -------
+    width, height : float
+        Full lengths of the major and minor axes.
+    angle : float
+        Angle of the major axis, in degrees counter-clockwise from the x-axis.
+
+    Examples
+    --------
+    >>> w, h, a = ellipse_parameters(np.diag([4.0, 1.0]), level=1 - np.exp(-0.5))
+    >>> float(w), float(h), float(a)
+    (4.0, 2.0, 0.0)
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    _, cov = _check_mean_cov(np.zeros(2), cov)
+    radius = np.sqrt(-2.0 * np.log1p(-level))
+    eigval, eigvec = np.linalg.eigh(cov)
+    eigval = np.clip(eigval, 0.0, None)
+    major = eigvec[:, 1]
+    angle = float(np.degrees(np.arctan2(major[1], major[0])))
+    angle = (angle + 90.0) % 180.0 - 90.0  # an axis has no sign: report it in [-90, 90)
+    width, height = 2.0 * radius * np.sqrt(eigval[::-1])
+    return float(width), float(height), angle
+
+
+def covariance_ellipse(
+    ax: Axes, mean: np.ndarray, cov: np.ndarray, level: float = 0.95, **kwargs
+) -> Ellipse:
+    """Draw the ``level`` probability ellipse of ``N(mean, cov)`` on ``ax``.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Where to draw.
+    mean : array_like, shape (2,)
+        Centre.
+    cov : array_like, shape (2, 2)
+        Covariance (symmetric positive semi-definite).
+    level : float, default 0.95
+        Probability mass inside the ellipse.
+    **kwargs
+        Passed to :class:`matplotlib.patches.Ellipse` (default: no fill).
+
+    Returns
+    -------
+    matplotlib.patches.Ellipse
+        The patch, already added to ``ax``.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> patch = covariance_ellipse(ax, [0, 0], [[2, 1], [1, 2]], edgecolor="k")
+    >>> round(patch.angle, 6)
+    45.0
+    >>> plt.close(fig)
+    """
+    mean, cov = _check_mean_cov(mean, cov)
+    width, height, angle = ellipse_parameters(cov, level)
+    kwargs.setdefault("fill", False)
+    kwargs.setdefault("linewidth", 1.8)
+    patch = Ellipse(tuple(mean), width, height, angle=angle, **kwargs)
+    ax.add_patch(patch)
+    return patch

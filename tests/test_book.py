@@ -1,0 +1,273 @@
+"""The book builds strictly, as a website and as a PDF, and the website is offline.
+
+These tests build the real book with the Makefile's own targets (so they check the
+commands a reader runs), then look at what was built.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import threading
+from contextlib import contextmanager
+from functools import partial
+from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+PDF = ROOT / "_build" / "latex" / "emfit-notes.pdf"
+CHAPTER = "chapters/p1_sum_of_gaussians.html"
+
+
+def make(target: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["make", "--no-print-directory", target, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+
+
+def tail(proc: subprocess.CompletedProcess, lines: int = 60) -> str:
+    return "\n".join((proc.stdout + proc.stderr).splitlines()[-lines:])
+
+
+@pytest.fixture(scope="session")
+def html_build() -> subprocess.CompletedProcess:
+    return make("html")
+
+
+@pytest.fixture(scope="session")
+def pdf_build(html_build) -> subprocess.CompletedProcess:
+    # After the HTML build, so the notebooks come from the execution cache.
+    return make("pdf")
+
+
+# --- strict builds ---------------------------------------------------------------
+
+
+def test_html_build_succeeds_without_warnings(html_build):
+    assert html_build.returncode == 0, tail(html_build)
+    assert "WARNING" not in html_build.stdout + html_build.stderr
+    assert (HTML / "index.html").exists()
+    assert (HTML / CHAPTER).exists()
+
+
+def test_pdf_build_succeeds_and_has_no_undefined_references(pdf_build):
+    assert pdf_build.returncode == 0, tail(pdf_build)
+    text = subprocess.run(["pdftotext", str(PDF), "-"], capture_output=True, text=True).stdout
+    assert "??" not in text
+    assert "Sums of independent Gaussian vectors" in text
+    assert "Errata for the seed" in text
+
+
+def test_pdf_contains_the_chapter_figures(pdf_build):
+    assert pdf_build.returncode == 0, tail(pdf_build)
+    listing = subprocess.run(["pdfimages", "-list", str(PDF)], capture_output=True, text=True)
+    images = [line for line in listing.stdout.splitlines()[2:] if line.strip()]
+    assert len(images) >= 2
+
+
+def test_a_raising_notebook_cell_fails_the_build(tmp_path):
+    book = tmp_path / "book"
+    book.mkdir()
+    shutil.copy(ROOT / "_config.yml", book)
+    shutil.copy(ROOT / "references.bib", book)
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: bad\n")
+    (book / "intro.md").write_text("# A book with a broken notebook\n")
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": "# Bad"},
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "metadata": {},
+                "outputs": [],
+                "source": "raise ValueError('this cell raises')",
+            },
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (book / "bad.ipynb").write_text(json.dumps(notebook))
+    proc = make("html", f"BOOK={book}")
+    assert proc.returncode != 0
+    assert "this cell raises" in proc.stdout + proc.stderr or "Executing notebook failed" in (
+        proc.stdout + proc.stderr
+    )
+
+
+# --- offline website -------------------------------------------------------------
+
+ASSET_ATTRIBUTES = {
+    "script": ("src",),
+    "img": ("src", "srcset"),
+    "iframe": ("src",),
+    "source": ("src", "srcset"),
+    "video": ("src", "poster"),
+    "audio": ("src",),
+    "embed": ("src",),
+    "object": ("data",),
+    "link": ("href",),
+}
+# <link rel=...> values that only name a relation and make no request.
+NON_FETCHING_LINK_RELS = {"canonical", "index", "search", "next", "prev", "author", "license"}
+EXTERNAL = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
+
+
+class AssetCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.assets: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "link" and set((attrs.get("rel") or "").lower().split()) <= NON_FETCHING_LINK_RELS:
+            return
+        for name in ASSET_ATTRIBUTES.get(tag, ()):
+            if attrs.get(name):
+                self.assets.append(attrs[name])
+        style = attrs.get("style") or ""
+        self.assets += re.findall(r"url\(\s*['\"]?([^'\")]+)", style)
+
+
+def external_assets_of_page(path: Path) -> list[str]:
+    collector = AssetCollector()
+    collector.feed(path.read_text(encoding="utf-8"))
+    return [url for url in collector.assets if EXTERNAL.match(url)]
+
+
+def test_the_asset_scanner_catches_external_assets(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text(
+        '<script src="https://cdn.example.org/mathjax.js"></script>'
+        '<link rel="stylesheet" href="//fonts.example.org/x.css">'
+        '<a href="https://doi.org/10.1/x">a cited paper</a>'
+        '<link rel="next" href="https://example.org/next.html">'
+        '<img src="_images/local.png">'
+    )
+    assert external_assets_of_page(page) == [
+        "https://cdn.example.org/mathjax.js",
+        "//fonts.example.org/x.css",
+    ]
+
+
+def test_no_page_loads_assets_from_another_host(html_build):
+    assert html_build.returncode == 0, tail(html_build)
+    pages = sorted(HTML.rglob("*.html"))
+    assert len(pages) >= 4
+    offenders = {str(p.relative_to(HTML)): external_assets_of_page(p) for p in pages}
+    assert {page: urls for page, urls in offenders.items() if urls} == {}
+
+
+def test_stylesheets_import_nothing_from_another_host(html_build):
+    assert html_build.returncode == 0, tail(html_build)
+    remote = re.compile(r"(@import\s+(url\()?\s*['\"]?|url\(\s*['\"]?)(https?:)?//", re.IGNORECASE)
+    bad = [str(css.relative_to(HTML)) for css in HTML.rglob("*.css") if remote.search(css.read_text(errors="ignore"))]
+    assert bad == []
+
+
+def test_mathjax_is_served_locally(html_build):
+    assert html_build.returncode == 0, tail(html_build)
+    page = (HTML / CHAPTER).read_text(encoding="utf-8")
+    src = re.search(r'<script[^>]+src="([^"]*mathjax[^"]*)"', page, re.IGNORECASE)
+    assert src is not None and not EXTERNAL.match(src.group(1))
+    assert (HTML / "chapters" / src.group(1).split("?")[0]).resolve().exists()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass
+
+
+@contextmanager
+def serve(directory: Path):
+    handler = partial(QuietHandler, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def served_site(html_build):
+    assert html_build.returncode == 0, tail(html_build)
+    with serve(HTML) as url:
+        yield url
+
+
+def read_netlog(path: Path) -> list[dict]:
+    """The URL_REQUEST_START_JOB events of a Chromium net log (tolerating a cut tail)."""
+    text = path.read_text(errors="ignore").rstrip()
+    try:
+        log = json.loads(text)
+    except json.JSONDecodeError:  # Chromium may stop before closing the events list
+        log = json.loads(text.rstrip(",") + "]}")
+    names = {number: name for name, number in log["constants"]["logEventTypes"].items()}
+    return [
+        event["params"]
+        for event in log["events"]
+        if names.get(event["type"]) == "URL_REQUEST_START_JOB" and "url" in event.get("params", {})
+    ]
+
+
+def chromium_dump(url: str, tmp_path: Path) -> tuple[str, list[str]]:
+    """The DOM after scripts ran, and every URL the page made the browser request.
+
+    The browser's own housekeeping requests (update checks, network time) have neither
+    the page as initiator nor the page's site for cookies; everything the page loads,
+    from any host, has one of the two.
+    """
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is missing: run `make browser` (Debian package chromium)"
+    netlog = tmp_path / "netlog.json"
+    proc = subprocess.run(
+        [
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-default-apps", "--no-first-run", "--disable-extensions",
+            f"--user-data-dir={tmp_path / 'profile'}", f"--log-net-log={netlog}",
+            "--virtual-time-budget=15000", "--dump-dom", url,
+        ],
+        capture_output=True, text=True, timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    origin = "/".join(url.split("/")[:3])
+    site = origin.rsplit(":", 1)[0]
+    page_requests = [
+        params["url"]
+        for params in read_netlog(netlog)
+        if str(params.get("initiator", "")).startswith(origin)
+        or f"site={site}" in str(params.get("site_for_cookies", ""))
+    ]
+    return proc.stdout, page_requests
+
+
+def test_chromium_typesets_the_equations_offline(served_site, tmp_path):
+    dom, requested = chromium_dump(f"{served_site}/{CHAPTER}", tmp_path)
+    assert dom.count("<mjx-container") >= 20  # MathJax turned the TeX into its own elements
+    assert "\\(" not in re.sub(r"<script.*?</script>", "", dom, flags=re.S)  # no raw TeX left
+    assert any("mathjax" in u for u in requested), "the net log shows no MathJax request"
+    assert [u for u in requested if not u.startswith(served_site)] == []
+
+
+def test_the_request_log_sees_a_third_party_request(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "page.html").write_text(
+        '<html><body><script src="http://cdn.example.invalid/lib.js"></script></body></html>'
+    )
+    with serve(site) as url:
+        _, requested = chromium_dump(f"{url}/page.html", tmp_path)
+    assert "http://cdn.example.invalid/lib.js" in requested

@@ -1,0 +1,73 @@
+"""Covariance ellipses are drawn where the Gaussian puts its mass."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from emfit.plotting import (  # noqa: E402
+    STYLE,
+    covariance_ellipse,
+    ellipse_parameters,
+    house_style,
+)
+
+
+def test_axis_aligned_ellipse_has_standard_deviations_as_semi_axes():
+    level = 1 - np.exp(-0.5)  # radius 1 in Mahalanobis distance
+    width, height, angle = ellipse_parameters(np.diag([1.0, 9.0]), level)
+    assert (width, height) == pytest.approx((6.0, 2.0))
+    assert angle == pytest.approx(90.0) or angle == pytest.approx(-90.0)
+
+
+def test_rotated_ellipse_angle_follows_major_axis():
+    theta = np.radians(30.0)
+    R = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    cov = R @ np.diag([4.0, 0.25]) @ R.T
+    width, height, angle = ellipse_parameters(cov)
+    assert angle == pytest.approx(30.0)
+    assert width / height == pytest.approx(4.0)
+
+
+def test_ellipse_holds_the_stated_probability():
+    rng = np.random.default_rng(1)
+    cov = np.array([[2.0, 0.8], [0.8, 1.0]])
+    y = rng.multivariate_normal([0, 0], cov, size=200_000)
+    d2 = np.einsum("ij,jk,ik->i", y, np.linalg.inv(cov), y)
+    width, _, _ = ellipse_parameters(cov, level=0.9)
+    r2 = (width / 2) ** 2 / np.linalg.eigvalsh(cov)[1]
+    assert np.mean(d2 <= r2) == pytest.approx(0.9, abs=3e-3)
+
+
+def test_covariance_ellipse_is_added_to_axes():
+    fig, ax = plt.subplots()
+    patch = covariance_ellipse(ax, [1.0, 2.0], np.eye(2), edgecolor="k")
+    assert patch in ax.patches
+    assert patch.center == (1.0, 2.0)
+    plt.close(fig)
+
+
+def test_house_style_applies_and_restores():
+    before = matplotlib.rcParams["axes.spines.top"]
+    with house_style():
+        assert matplotlib.rcParams["axes.spines.top"] is False
+    assert matplotlib.rcParams["axes.spines.top"] == before
+    assert STYLE.endswith("emfit.mplstyle")
+
+
+@pytest.mark.parametrize(
+    "cov, level, match",
+    [
+        (np.eye(3), 0.95, "cov must have shape"),
+        (np.array([[1.0, 2.0], [0.0, 1.0]]), 0.95, "cov must be symmetric"),
+        (np.array([[1.0, 2.0], [2.0, 1.0]]), 0.95, "positive semi-definite"),
+        (np.array([[np.nan, 0.0], [0.0, 1.0]]), 0.95, "finite"),
+        (np.eye(2), 1.0, "level must lie in"),
+    ],
+)
+def test_bad_covariances_raise(cov, level, match):
+    with pytest.raises(ValueError, match=match):
+        ellipse_parameters(cov, level)
