@@ -5,4 +5,3 @@ derivation the chapters make is checked against :mod:`emfit.symbolic`.
 """
 
 __version__ = "0.1.0"
-from .gaussian import GaussianMixture  # noqa: E402
