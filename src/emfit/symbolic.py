@@ -21,6 +21,7 @@ __all__ = [
     "gaussian_mgf",
     "moments_from_log_mgf",
     "standard_normal_mgf",
+    "mvn_log_density",
 ]
 
 
@@ -202,3 +203,34 @@ def standard_normal_mgf(s: sp.Symbol) -> sp.Expr:
     u = sp.Symbol("u", real=True)
     density = sp.exp(-(u**2) / 2) / sp.sqrt(2 * sp.pi)
     return sp.simplify(sp.integrate(sp.exp(s * u) * density, (u, -sp.oo, sp.oo)))
+
+
+def mvn_log_density(x: sp.Matrix, mean: sp.Matrix, cov: sp.Matrix) -> sp.Expr:
+    """Log-density of ``N(mean, cov)`` at ``x``, for a positive definite ``cov``.
+
+    ``-(d/2) log(2 pi) - (1/2) log det(cov) - (1/2) (x - mean)^T cov^{-1} (x - mean)``.
+
+    Parameters
+    ----------
+    x, mean : sympy.Matrix, shape (d, 1)
+        Point and mean.
+    cov : sympy.Matrix, shape (d, d)
+        Covariance, assumed positive definite (its inverse and log-determinant are used).
+
+    Returns
+    -------
+    sympy.Expr
+
+    Examples
+    --------
+    >>> x, m = symbolic_vector("x", 1), symbolic_vector("m", 1)
+    >>> s2 = sp.Symbol("sigma2", positive=True)
+    >>> sp.simplify(mvn_log_density(x, m, sp.Matrix([[s2]])) - (
+    ...     -sp.log(2 * sp.pi * s2) / 2 - (x[0] - m[0]) ** 2 / (2 * s2)))
+    0
+    """
+    _check_shapes(x, mean, cov)
+    d = x.shape[0]
+    diff = x - mean
+    quad = (diff.T * cov.inv() * diff)[0, 0]
+    return -sp.Rational(d, 2) * sp.log(2 * sp.pi) - sp.log(cov.det()) / 2 - quad / 2

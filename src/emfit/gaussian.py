@@ -1,0 +1,1368 @@
+"""Gaussian mixtures: the Gaussian family for the EM driver and an estimator.
+
+Two layers:
+
+* :class:`GaussianFamily` implements the :class:`~emfit.em.MixtureFamily` hooks for
+  five covariance structures (``"full"``, ``"tied"``, ``"diag"``, ``"spherical"`` and
+  ``"fixed"``). It overrides the optional fused hook :meth:`GaussianFamily.em_step`
+  with a blocked computation: rows are processed in cache-sized blocks (spread over
+  the cores by a small thread pool, results reduced in block order so they do not
+  depend on the number of threads); all ``K`` Mahalanobis distances of a block come
+  from one matrix product (full, tied) or from exact differences ``x - mu_k`` (diag,
+  spherical, fixed); the sufficient statistics are accumulated in the same pass,
+  about a reference point, and any component whose covariance would lose more than
+  four digits to the ``E[(x-m)(x-m)'] - (mu-m)(mu-m)'`` subtraction is recomputed
+  from data centred at its new mean.
+* :class:`GaussianMixture` is the scikit-learn style estimator that calls
+  :func:`emfit.em.fit_em` with that family.
+
+Parametrisation follows scikit-learn: the shapes of ``covariances`` and
+``precisions_cholesky`` are, for ``K`` components and ``d`` features,
+
+============  ==================  =================================================
+type          covariances         meaning
+============  ==================  =================================================
+full          (K, d, d)           one covariance matrix per component
+tied          (d, d)              one covariance matrix shared by all components
+diag          (K, d)              diagonal covariance per component
+spherical     (K,)                ``sigma_k^2 I`` per component
+fixed         (K,)                ``variance * I`` for every component; not estimated
+============  ==================  =================================================
+
+``precisions_cholesky`` is the Cholesky factor ``L`` of the precision
+``Sigma^{-1} = L L'`` (upper triangular for full/tied, ``1/sqrt`` of the variances
+otherwise), so ``log|Sigma^{-1}|^{1/2} = sum(log(diag(L)))`` and the Mahalanobis
+distance is ``||(x - mu) L||^2``.
+
+**The "fixed" model.** With ``covariance_type="fixed"`` every component is ``N(mu_k, variance * I)`` and only
+the weights and means are estimated: the model whose ``variance -> 0`` limit is
+k-means. It is computed in log space from ``log(variance)`` and the exact squared
+distances ``D_ik = ||x_i - mu_k||^2``, with the nearest-mean distance
+``D_i = min_k D_ik`` taken out before dividing by the variance::
+
+    log pi_k f(x_i | mu_k) = c - D_i / (2 variance) - (D_ik - D_i) / (2 variance) + log pi_k
+
+The second fraction is ``>= 0`` and may overflow to ``inf`` harmlessly (its
+exponential is 0), so **responsibilities are always finite and, as variance -> 0,
+equal the nearest-mean indicator**, for every ``variance > 0`` down to the smallest
+subnormal. The log-likelihood ``l = n c + sum_i lse_i - W / (2 variance)``, with
+``W = sum_i D_i`` the k-means objective, is finite whenever it is representable in
+float64, i.e. when ``W / (2 variance) < 1.7e308`` (for ``variance = 1e-300``: ``W``
+below about ``3.6e8``). Beyond that the log-likelihood is ``-inf`` in float64 and
+:meth:`GaussianMixture.fit` raises a :class:`ValueError` telling the user to scale
+the data or increase ``variance``; ``predict`` and ``predict_proba`` still work.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import ThreadpoolController
+
+from ._validation import (
+    check_array,
+    check_positive_float,
+    check_positive_int,
+    check_random_state,
+)
+from .em import EMFit, MixtureFamily, RestartResult, fit_em
+
+__all__ = [
+    "COVARIANCE_TYPES",
+    "GaussianFamily",
+    "GaussianMixture",
+    "GaussianParams",
+    "compute_precision_cholesky",
+    "estimate_gaussian_parameters",
+    "gaussian_log_prob",
+    "kmeans_plusplus",
+]
+
+#: The covariance structures understood by :class:`GaussianFamily`.
+COVARIANCE_TYPES: tuple[str, ...] = ("full", "tied", "diag", "spherical", "fixed")
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+# Added to the soft counts N_k so an empty component gives finite (if meaningless)
+# means instead of 0/0; the same convention as scikit-learn.
+_NK_EPS = 10.0 * np.finfo(np.float64).eps
+# Target size of one block temporary (bytes); keeps the E-step working set in L2.
+_BLOCK_BYTES = 1 << 20
+# At most this many threads work on blocks of rows.
+_MAX_WORKERS = 4
+
+_COLLAPSE_MSG = (
+    "Fitting the Gaussian mixture failed: the covariance of component(s) {ks} is not "
+    "positive definite (a component collapsed onto too few, or identical, points). "
+    "Increase reg_covar, scale the data, or use fewer components."
+)
+
+
+@dataclass
+class GaussianParams:
+    """Component parameters of a Gaussian mixture (not the weights).
+
+    Attributes
+    ----------
+    means : ndarray of shape (n_components, n_features)
+    covariances : ndarray
+        Shape by covariance type, see the module docstring.
+    precisions_cholesky : ndarray
+        Same shape as ``covariances``; Cholesky factor of the precision.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfit.gaussian import GaussianParams
+    >>> p = GaussianParams(np.zeros((2, 1)), np.ones(2), np.ones(2))  # spherical, K=2, d=1
+    >>> p.means.shape
+    (2, 1)
+    """
+
+    means: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+
+
+# ======================================================================= numerics
+def _block_rows(n_cols: int) -> int:
+    """Rows per block so that a (rows, n_cols) float64 temporary is ~1 MiB."""
+    return int(np.clip(_BLOCK_BYTES // (8 * max(n_cols, 1)), 256, 16384))
+
+
+def _n_workers() -> int:
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, _MAX_WORKERS))
+
+
+_EXECUTOR: ThreadPoolExecutor | None = None
+_EXECUTOR_KEY: tuple[int, int] = (0, 0)  # (pid, workers) the pool was made for
+_EXECUTOR_LOCK = threading.Lock()
+_BLAS: ThreadpoolController | None = None
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    """A shared thread pool; a new one after ``os.fork`` (the old threads are gone)."""
+    global _EXECUTOR, _EXECUTOR_KEY
+    key = (os.getpid(), workers)
+    with _EXECUTOR_LOCK:
+        if _EXECUTOR is None or _EXECUTOR_KEY != key:
+            _EXECUTOR = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emfit")
+            _EXECUTOR_KEY = key
+        return _EXECUTOR
+
+
+def _single_threaded_blas():
+    """Context manager: BLAS on one thread (our blocks are too small to split)."""
+    global _BLAS
+    if _BLAS is None:
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
+def _sum_in_order(parts: list[np.ndarray]) -> np.ndarray:
+    """Sum of arrays in list order (deterministic, whatever the thread count)."""
+    total = parts[0].copy()
+    for p in parts[1:]:
+        total += p
+    return total
+
+
+def _map_blocks(fn: Callable[[int, int], Any], n: int, rows: int) -> list[Any]:
+    """``[fn(start, stop) for each block of rows]``, in block order.
+
+    Blocks are dealt round-robin to up to ``_n_workers()`` threads (NumPy and BLAS
+    release the GIL), each running BLAS single-threaded; results come back in block
+    order so that reductions over them are deterministic.
+    """
+    starts = list(range(0, n, rows))
+    workers = min(_n_workers(), len(starts) // 4)
+    with _single_threaded_blas():
+        if workers <= 1:
+            return [fn(s, min(s + rows, n)) for s in starts]
+
+        def run(chunk: list[int]) -> list[Any]:
+            return [fn(s, min(s + rows, n)) for s in chunk]
+
+        futures = [_executor(workers).submit(run, starts[w::workers]) for w in range(workers)]
+        per_worker = [f.result() for f in futures]
+    out: list[Any] = [None] * len(starts)
+    for w, res in enumerate(per_worker):
+        out[w::workers] = res
+    return out
+
+
+def compute_precision_cholesky(covariances: np.ndarray, covariance_type: str) -> np.ndarray:
+    """Cholesky factor of the precision from covariances.
+
+    Parameters
+    ----------
+    covariances : ndarray
+        ``(K, d, d)`` for full, ``(d, d)`` for tied, ``(K, d)`` for diag, ``(K,)`` for
+        spherical and fixed.
+    covariance_type : {"full", "tied", "diag", "spherical", "fixed"}
+
+    Returns
+    -------
+    ndarray of the same shape
+        ``L`` upper triangular with ``inv(Sigma) = L @ L.T`` (full, tied), or
+        ``1 / sqrt(sigma^2)`` (diag, spherical, fixed).
+
+    Raises
+    ------
+    ValueError
+        If a covariance is not positive definite; the message tells the user to
+        increase ``reg_covar`` or scale the data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfit.gaussian import compute_precision_cholesky
+    >>> compute_precision_cholesky(np.array([[[4.0, 0.0], [0.0, 1.0]]]), "full")[0].tolist()
+    [[0.5, 0.0], [0.0, 1.0]]
+    """
+    if covariance_type in ("full", "tied"):
+        covs = covariances[None] if covariance_type == "tied" else covariances
+        d = covs.shape[-1]
+        out = np.empty_like(covs)
+        eye = np.eye(d)
+        bad = []
+        for k, cov in enumerate(covs):
+            try:
+                chol = linalg.cholesky(cov, lower=True, check_finite=False)
+            except linalg.LinAlgError:
+                bad.append(k)
+                continue
+            diag = np.diag(chol)
+            if not np.all(np.isfinite(chol)) or np.any(diag <= 0):
+                bad.append(k)
+                continue
+            out[k] = linalg.solve_triangular(chol, eye, lower=True, check_finite=False).T
+        if bad:
+            raise ValueError(
+                _COLLAPSE_MSG.format(ks=bad if covariance_type == "full" else "(tied)")
+            )
+        return out[0] if covariance_type == "tied" else out
+    if covariance_type in ("diag", "spherical", "fixed"):
+        ok = (covariances > 0) & np.isfinite(covariances)
+        if not np.all(ok):
+            bad = ~ok if ok.ndim == 1 else ~ok.all(axis=1)
+            raise ValueError(_COLLAPSE_MSG.format(ks=np.flatnonzero(bad).tolist()))
+        return 1.0 / np.sqrt(covariances)
+    raise ValueError(f"unknown covariance_type {covariance_type!r}")
+
+
+def _log_det_precision_cholesky(params: GaussianParams, covariance_type: str, d: int):
+    """``log det(L_k)`` per component, shape (K,) (``0.5 log det`` of the precision)."""
+    pc = params.precisions_cholesky
+    K = params.means.shape[0]
+    if covariance_type == "full":
+        return np.log(np.diagonal(pc, axis1=1, axis2=2)).sum(axis=1)
+    if covariance_type == "tied":
+        return np.full(K, np.log(np.diag(pc)).sum())
+    if covariance_type == "diag":
+        return np.log(pc).sum(axis=1)
+    if covariance_type == "spherical":
+        return d * np.log(pc)
+    # fixed: from the variance itself, exact for any variance > 0.
+    return -0.5 * d * np.log(params.covariances)
+
+
+class _Prepared:
+    """Per-parameter quantities of the E-step, computed once per pass over the data.
+
+    Block results are laid out component-major, shape ``(K, rows)``, so that the
+    reductions over components are vectorised over rows.
+    """
+
+    def __init__(self, params: GaussianParams, covariance_type: str, log_weights: np.ndarray):
+        means = params.means
+        K, d = means.shape
+        self.K, self.d = K, d
+        self.kind = covariance_type
+        self.means = means
+        self.center = means.mean(axis=0)
+        logdet = _log_det_precision_cholesky(params, covariance_type, d)
+        # constant part of log pi_k f_k, as a column for (K, rows) blocks
+        self.const = (np.asarray(log_weights, dtype=np.float64) + logdet - 0.5 * d * _LOG_2PI)[
+            :, None
+        ]
+        pc = params.precisions_cholesky
+        if covariance_type in ("full", "tied"):
+            L = np.broadcast_to(pc, (K, d, d)) if covariance_type == "tied" else pc
+            # [x - c, 1] @ A = (x - c) L_k - (mu_k - c) L_k for all k in one product:
+            # the first d rows of A hold [L_1 ... L_K], the last one -(mu_k - c) L_k.
+            # Centring at c (the mean of the means) keeps offset data accurate.
+            A = np.empty((d + 1, K * d))
+            A[:d] = L.transpose(1, 0, 2).reshape(d, K * d)
+            A[d] = -np.einsum("kd,kde->ke", means - self.center, L).reshape(K * d)
+            self.A = A
+            # group sums: (K, K*d) @ (K*d, rows) -> (K, rows)
+            self.GT = np.kron(np.eye(K), np.ones((1, d)))
+        elif covariance_type == "diag":
+            self.prec = (pc**2)[:, :, None]  # (K, d, 1)
+        elif covariance_type == "spherical":
+            self.prec = (pc**2)[:, None]  # (K, 1)
+        elif covariance_type == "fixed":
+            self.two_var = 2.0 * float(params.covariances[0])
+        self.ones = np.ones((d, 1))
+        self.block = _block_rows(K * d)
+
+    def block_log_prob(self, Xb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, Any]:
+        """``log pi_k + log f(x_i | theta_k)`` for a block of rows, shape (K, rows).
+
+        Returns ``(lpT, dmin, work)``. For ``"fixed"``, ``lpT`` omits the per-row term
+        ``-dmin_i / (2 variance)`` (see the module docstring); otherwise ``dmin`` is
+        None. ``work`` is reused by the fused sufficient statistics: the centred block
+        with a column of ones ``[x - c, 1]`` for full/tied; ``(D, D**2)`` for diag, spherical, fixed, where
+        ``D[k, i] = x_i - mu_k`` (shape (K, rows, d); ``D**2`` is None for fixed).
+        """
+        kind = self.kind
+        rows = Xb.shape[0]
+        if kind in ("full", "tied"):
+            Xa = np.empty((rows, self.d + 1))
+            np.subtract(Xb, self.center, out=Xa[:, : self.d])
+            Xa[:, self.d] = 1.0
+            Y = Xa @ self.A
+            np.multiply(Y, Y, out=Y)
+            lpT = self.GT @ Y.T  # (K, rows) Mahalanobis distances
+            lpT *= -0.5
+            lpT += self.const
+            return lpT, None, Xa
+        # Exact differences to every mean: no ||x||^2 - 2 x.mu + ||mu||^2 cancellation,
+        # so far-apart clusters and offset data keep full accuracy.
+        D = Xb[None, :, :] - self.means[:, None, :]  # (K, rows, d)
+        D2 = D * D
+        if kind == "diag":
+            sqT = np.matmul(D2, self.prec)[:, :, 0]
+        else:  # row sums by a matrix product: much faster than sum(axis=2) for small d
+            sqT = np.matmul(D2, self.ones)[:, :, 0]
+            if kind == "spherical":
+                sqT *= self.prec
+        if kind == "fixed":
+            dmin = sqT.min(axis=0)
+            sqT -= dmin
+            with np.errstate(over="ignore"):
+                sqT /= self.two_var
+            np.negative(sqT, out=sqT)
+            sqT += self.const
+            return sqT, dmin, (D, None)
+        sqT *= -0.5
+        sqT += self.const
+        return sqT, None, (D, D2)
+
+
+def _normalise_block(lpT: np.ndarray) -> np.ndarray:
+    """In place: ``lpT`` (K, rows) -> responsibilities; returns the log-normalisers."""
+    m = lpT.max(axis=0)
+    if not np.all(np.isfinite(m)):
+        raise FloatingPointError(
+            "some observations have zero density under every component (or a NaN "
+            "appeared); check the data, the initial parameters and reg_covar."
+        )
+    lpT -= m
+    np.exp(lpT, out=lpT)
+    s = lpT.sum(axis=0)
+    lpT /= s
+    return np.log(s) + m
+
+
+# Sufficient statistics computed inside the E-pass, from the block the E-step has in
+# cache anyway, for these covariance types (tied uses its own exact M-step).
+_FUSED_STATS = ("full", "diag", "spherical", "fixed")
+
+
+def _e_pass(
+    X: np.ndarray,
+    log_weights: np.ndarray,
+    params: GaussianParams,
+    covariance_type: str,
+    *,
+    want_resp: bool,
+    want_samples: bool = False,
+    want_stats: bool = False,
+) -> tuple[float, np.ndarray | None, np.ndarray | None, Any]:
+    """Blocked E-step.
+
+    Returns ``(loglik, respT, samples, stats)``: the total log-likelihood, the
+    responsibilities transposed, shape (K, n) (if ``want_resp``), the per-sample
+    log-likelihoods (if ``want_samples``), and (if ``want_stats``; full, diag,
+    spherical, fixed) the sufficient statistics about a reference point ``m_k``
+    (the mean of the means for full, the current means otherwise)::
+
+        (m, sum_i r_ik, sum_i r_ik (x_i - m_k), second)
+
+    with ``second = sum_i r_ik (x_i - m)(x_i - m)'`` (full), ``sum_i r_ik
+    (x_i - m_k)**2`` (diag, spherical) or None (fixed). Block partial sums are added
+    in block order, so the result does not depend on the number of worker threads.
+    """
+    n = X.shape[0]
+    prep = _Prepared(params, covariance_type, log_weights)
+    K, d = prep.K, prep.d
+    respT = np.empty((K, n)) if want_resp else None
+    samples = np.empty(n) if want_samples else None
+    fixed = covariance_type == "fixed"
+    if want_stats and covariance_type not in _FUSED_STATS:
+        raise ValueError(f"no fused statistics for covariance_type={covariance_type!r}")
+
+    def block(start: int, stop: int) -> tuple[float, float, Any]:
+        lpT, dmin, work = prep.block_log_prob(X[start:stop])
+        norm = _normalise_block(lpT)  # lpT now holds the responsibilities
+        if want_resp:
+            respT[:, start:stop] = lpT
+        if want_samples:
+            if fixed:
+                with np.errstate(over="ignore"):
+                    samples[start:stop] = norm - dmin / prep.two_var
+            else:
+                samples[start:stop] = norm
+        stats = None
+        if want_stats:
+            if covariance_type == "full":
+                # One product gives every component's weighted scatter and sum:
+                # [x - c, 1]' @ [r_i1 (x_i - c), ..., r_iK (x_i - c)], shape (d+1, K d).
+                Xa = work
+                rows = Xa.shape[0]
+                WX = np.empty((rows, K, d))
+                np.multiply(lpT.T[:, :, None], Xa[:, None, :d], out=WX)
+                M = Xa.T @ WX.reshape(rows, K * d)
+                sx = M[d].reshape(K, d)
+                second = M[:d].reshape(d, K, d).transpose(1, 0, 2)
+            else:
+                D, D2 = work
+                r3 = lpT[:, None, :]  # (K, 1, rows)
+                sx = np.matmul(r3, D)[:, 0, :]
+                second = None if fixed else np.matmul(r3, D2)[:, 0, :]
+            stats = (lpT.sum(axis=1), sx, second)
+        return float(norm.sum()), (float(dmin.sum()) if fixed else 0.0), stats
+
+    parts = _map_blocks(block, n, prep.block)
+    total = float(np.sum([p[0] for p in parts]))
+    if fixed:
+        dmin_total = float(np.sum([p[1] for p in parts]))
+        with np.errstate(over="ignore"):
+            total -= dmin_total / prep.two_var
+    stats = None
+    if want_stats:
+        ref = prep.center[None, :] if covariance_type == "full" else params.means
+        stats = (
+            ref,
+            _sum_in_order([p[2][0] for p in parts]),
+            _sum_in_order([p[2][1] for p in parts]),
+            None if fixed else _sum_in_order([p[2][2] for p in parts]),
+        )
+    return total, respT, samples, stats
+
+
+# A covariance computed as E_k[(x - m)(x - m)'] - (mu_k - m)(mu_k - m)', m a reference
+# point, loses about log10(ratio) digits, ratio = E_k[(x_j - m_j)^2] / Sigma_jj (at most
+# 1 + (mu_k - m)' Sigma_k^{-1} (mu_k - m)). Above this ratio the component is
+# recomputed exactly from data centred at its new mean (<= ~1e-12 relative error).
+_MAX_CANCELLATION = 1e4
+
+
+def _m_step_from_stats(
+    X: np.ndarray,
+    respT: np.ndarray,
+    stats: Any,
+    reg_covar: float,
+    covariance_type: str,
+    variance: float | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """M-step from the statistics fused into the E-pass (full, diag, spherical, fixed)."""
+    ref, nk, sx, second = stats
+    nk = nk + _NK_EPS
+    delta = sx / nk[:, None]  # mu_k - m_k
+    means = ref + delta
+    K, d = means.shape
+    if covariance_type == "fixed":
+        return nk, means, np.full(K, float(variance))
+    if covariance_type == "full":
+        raw = second / nk[:, None, None]  # E_k[(x - m)(x - m)']
+        raw = 0.5 * (raw + raw.transpose(0, 2, 1))  # exactly symmetric
+        covs = raw - delta[:, :, None] * delta[:, None, :]
+        raw_diag = np.diagonal(raw, axis1=1, axis2=2)
+        cov_diag = np.diagonal(covs, axis1=1, axis2=2)
+        bad = np.flatnonzero(np.any(~(cov_diag * _MAX_CANCELLATION > raw_diag), axis=1))
+        if bad.size:
+            covs[bad] = _full_scatter(X, respT, means, bad) / nk[bad, None, None]
+        idx = np.arange(d)
+        covs[:, idx, idx] += reg_covar
+        return nk, means, covs
+    raw = second / nk[:, None]  # E_k[(x - m)^2]
+    var = raw - delta * delta
+    bad = np.flatnonzero(np.any(~(var * _MAX_CANCELLATION > raw), axis=1))
+    if bad.size:
+        var[bad] = _diag_scatter(X, respT, means, bad) / nk[bad, None]
+    var += reg_covar
+    if covariance_type == "spherical":
+        var = var.mean(axis=1)
+    return nk, means, var
+
+
+def _full_scatter(
+    X: np.ndarray, respT: np.ndarray, means: np.ndarray, components: np.ndarray
+) -> np.ndarray:
+    """``sum_i r_ik (x_i - mu_k)(x_i - mu_k)'`` for the given components, exactly."""
+    n, d = X.shape
+
+    def block(start: int, stop: int) -> np.ndarray:
+        Xb = X[start:stop]
+        sr = np.sqrt(respT[:, start:stop])
+        S = np.empty((len(components), d, d))
+        for j, k in enumerate(components):
+            W = Xb - means[k]
+            W *= sr[k][:, None]
+            np.matmul(W.T, W, out=S[j])  # symmetric rank-rows update
+        return S
+
+    return _sum_in_order(_map_blocks(block, n, _block_rows(d * 4)))
+
+
+def _diag_scatter(
+    X: np.ndarray, respT: np.ndarray, means: np.ndarray, components: np.ndarray
+) -> np.ndarray:
+    """``sum_i r_ik (x_i - mu_k)**2`` for the given components, shape (len, d)."""
+    n, d = X.shape
+
+    def block(start: int, stop: int) -> np.ndarray:
+        Xb = X[start:stop]
+        acc = np.empty((len(components), d))
+        for j, k in enumerate(components):
+            D = Xb - means[k]
+            np.multiply(D, D, out=D)
+            np.matmul(respT[k, start:stop], D, out=acc[j])
+        return acc
+
+    return _sum_in_order(_map_blocks(block, n, _block_rows(d * 4)))
+
+
+def _tied_scatter(X: np.ndarray, respT: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """``sum_k sum_i r_ik (x_i - mu_k)(x_i - mu_k)'`` without cancellation.
+
+    Equal to ``sum_i (x_i - m_i)(x_i - m_i)' + sum_{k<l} G_kl (mu_k - mu_l)(mu_k - mu_l)'``
+    with ``m_i = sum_k r_ik mu_k`` and ``G = R'R``: a sum of PSD terms.
+    """
+    n, d = X.shape
+    K = means.shape[0]
+
+    def block(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        Rb = respT[:, start:stop]
+        D = X[start:stop] - Rb.T @ means
+        return D.T @ D, Rb @ Rb.T
+
+    parts = _map_blocks(block, n, _block_rows(d * 4))
+    cov = _sum_in_order([p[0] for p in parts])
+    G = _sum_in_order([p[1] for p in parts])
+    for k in range(K):
+        for m in range(k + 1, K):
+            delta = means[k] - means[m]
+            cov += G[k, m] * np.outer(delta, delta)
+    return cov
+
+
+def estimate_gaussian_parameters(
+    X: np.ndarray,
+    resp: np.ndarray,
+    reg_covar: float,
+    covariance_type: str,
+    variance: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted maximum-likelihood estimates of the Gaussian component parameters.
+
+    Scatter matrices are accumulated in blocks, in float64, from data centred at the
+    new means (full, diag, spherical) or through an exact cancellation-free
+    decomposition (tied).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    resp : ndarray of shape (n_samples, n_components)
+        Responsibilities (rows sum to one).
+    reg_covar : float
+        Added to the diagonal of each covariance (to each variance for diag and
+        spherical). Not used for ``"fixed"``.
+    covariance_type : {"full", "tied", "diag", "spherical", "fixed"}
+    variance : float, optional
+        The fixed variance (only for ``"fixed"``).
+
+    Returns
+    -------
+    nk : ndarray of shape (n_components,)
+        Soft counts ``sum_i r_ik`` (plus ``10 eps``, so an empty component stays finite).
+    means : ndarray of shape (n_components, n_features)
+    covariances : ndarray
+        Shape by covariance type.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfit.gaussian import estimate_gaussian_parameters
+    >>> X = np.array([[0.0], [2.0], [10.0], [12.0]])
+    >>> resp = np.array([[1.0, 0], [1, 0], [0, 1], [0, 1]])
+    >>> nk, means, covs = estimate_gaussian_parameters(X, resp, 0.0, "diag")
+    >>> means.ravel().round(6).tolist(), covs.ravel().round(6).tolist()
+    ([1.0, 11.0], [1.0, 1.0])
+    """
+    return _estimate_parameters_T(X, np.asarray(resp).T, reg_covar, covariance_type, variance)
+
+
+def _estimate_parameters_T(
+    X: np.ndarray,
+    respT: np.ndarray,
+    reg_covar: float,
+    covariance_type: str,
+    variance: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`estimate_gaussian_parameters` from transposed responsibilities (K, n)."""
+    _n, d = X.shape
+    K = respT.shape[0]
+    nk = respT.sum(axis=1) + _NK_EPS
+    means = (respT @ X) / nk[:, None]
+    idx = np.arange(d)
+    all_k = np.arange(K)
+    if covariance_type == "fixed":
+        return nk, means, np.full(K, float(variance))
+    if covariance_type == "full":
+        covs = _full_scatter(X, respT, means, all_k) / nk[:, None, None]
+        covs[:, idx, idx] += reg_covar
+        return nk, means, covs
+    if covariance_type == "tied":
+        cov = _tied_scatter(X, respT, means) / nk.sum()
+        cov[idx, idx] += reg_covar
+        return nk, means, cov
+    if covariance_type in ("diag", "spherical"):
+        var = _diag_scatter(X, respT, means, all_k) / nk[:, None]
+        var += reg_covar
+        if covariance_type == "spherical":
+            var = var.mean(axis=1)
+        return nk, means, var
+    raise ValueError(f"unknown covariance_type {covariance_type!r}")
+
+
+def gaussian_log_prob(X: np.ndarray, params: GaussianParams, covariance_type: str) -> np.ndarray:
+    """Log densities ``log N(x_i | mu_k, Sigma_k)``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    params : GaussianParams
+    covariance_type : {"full", "tied", "diag", "spherical", "fixed"}
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_components)
+        For ``"fixed"`` with a tiny variance, entries may be ``-inf`` (float64
+        overflow of ``||x - mu||^2 / variance``); responsibilities computed by
+        :class:`GaussianMixture` avoid this.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfit.gaussian import GaussianParams, gaussian_log_prob
+    >>> p = GaussianParams(np.zeros((1, 1)), np.ones(1), np.ones(1))
+    >>> round(float(gaussian_log_prob(np.zeros((1, 1)), p, "spherical")[0, 0]), 6)
+    -0.918939
+    """
+    K = params.means.shape[0]
+    prep = _Prepared(params, covariance_type, np.zeros(K))
+    out = np.empty((X.shape[0], K))
+    for start in range(0, X.shape[0], prep.block):
+        lpT, dmin, _ = prep.block_log_prob(X[start : start + prep.block])
+        if dmin is not None:
+            with np.errstate(over="ignore"):
+                lpT -= dmin / prep.two_var
+        out[start : start + prep.block] = lpT.T
+    return out
+
+
+def kmeans_plusplus(X: np.ndarray, n_clusters: int, rng: np.random.Generator) -> np.ndarray:
+    """Seeding of k-means++ (Arthur and Vassilvitskii, 2007).
+
+    The first centre is a uniformly drawn row; each next one is a row drawn with
+    probability proportional to its squared distance to the nearest centre chosen
+    so far (uniformly if all distances are zero).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    n_clusters : int
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of shape (n_clusters,), dtype int
+        Row indices of the centres.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfit.gaussian import kmeans_plusplus
+    >>> X = np.array([[0.0], [0.1], [10.0], [10.1]])
+    >>> idx = kmeans_plusplus(X, 2, np.random.default_rng(0))
+    >>> sorted((X[idx, 0] > 5).tolist())
+    [False, True]
+    """
+    n = X.shape[0]
+    idx = np.empty(n_clusters, dtype=np.intp)
+    idx[0] = rng.integers(n)
+    diff = X - X[idx[0]]
+    dist = np.einsum("ij,ij->i", diff, diff)
+    for j in range(1, n_clusters):
+        total = dist.sum()
+        if total > 0 and np.isfinite(total):
+            c = rng.random() * total
+            pick = int(np.searchsorted(np.cumsum(dist), c, side="right"))
+            pick = min(pick, n - 1)
+            while dist[pick] == 0 and pick > 0:  # never pick a chosen (zero) point
+                pick -= 1
+        else:
+            pick = int(rng.integers(n))
+        idx[j] = pick
+        diff = X - X[pick]
+        np.minimum(dist, np.einsum("ij,ij->i", diff, diff), out=dist)
+    return idx
+
+
+# ======================================================================= family
+class GaussianFamily(MixtureFamily[GaussianParams]):
+    """Multivariate Gaussian components for :func:`emfit.em.fit_em`.
+
+    Parameters
+    ----------
+    covariance_type : {"full", "tied", "diag", "spherical", "fixed"}, default="full"
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every estimated covariance.
+    variance : float, optional
+        The fixed variance of ``"fixed"`` (required there, ignored otherwise).
+    init_params : {"kmeans++", "random"}, default="kmeans++"
+        Initial responsibilities: hard assignment to k-means++ seeds, or uniform
+        random numbers normalised per row.
+    means_init : ndarray of shape (n_components, n_features), optional
+        Overrides the initial means.
+    precisions_cholesky_init : ndarray, optional
+        Overrides the initial precisions (Cholesky factors, shape by type).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfit.em import fit_em
+    >>> from emfit.gaussian import GaussianFamily
+    >>> X = np.r_[np.random.default_rng(0).normal(size=(50, 2)), np.full((50, 2), 5.0)]
+    >>> fit = fit_em(X, GaussianFamily("spherical"), 2, random_state=0)
+    >>> np.sort(fit.params.means[:, 0]).round(0).tolist() == [0.0, 5.0]
+    True
+    """
+
+    def __init__(
+        self,
+        covariance_type: str = "full",
+        reg_covar: float = 1e-6,
+        variance: float | None = None,
+        init_params: str = "kmeans++",
+        means_init: np.ndarray | None = None,
+        precisions_cholesky_init: np.ndarray | None = None,
+    ) -> None:
+        if covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(
+                f"covariance_type must be one of {COVARIANCE_TYPES}; got {covariance_type!r}."
+            )
+        if covariance_type == "fixed":
+            if variance is None:
+                raise ValueError("variance must be given when covariance_type='fixed'.")
+            variance = check_positive_float(variance, "variance")
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.variance = variance
+        self.init_params = init_params
+        self.means_init = means_init
+        self.precisions_cholesky_init = precisions_cholesky_init
+
+    # ---- hooks
+    def log_prob(self, data: np.ndarray, params: GaussianParams) -> np.ndarray:
+        """``log N(x_i | mu_k, Sigma_k)``, shape (n_samples, n_components)."""
+        return gaussian_log_prob(data, params, self.covariance_type)
+
+    def m_step(self, data: np.ndarray, resp: np.ndarray, params: GaussianParams) -> GaussianParams:
+        """Weighted MLE of means and covariances (plus ``reg_covar``)."""
+        _, means, covs = estimate_gaussian_parameters(
+            data, resp, self.reg_covar, self.covariance_type, self.variance
+        )
+        return GaussianParams(means, covs, compute_precision_cholesky(covs, self.covariance_type))
+
+    def initialize(
+        self, data: np.ndarray, n_components: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, GaussianParams]:
+        """Initial weights and parameters from k-means++ or random responsibilities."""
+        X = data
+        n = X.shape[0]
+        if self.init_params == "kmeans++":
+            centres = X[kmeans_plusplus(X, n_components, rng)]
+            D = np.empty((n, n_components))
+            for k in range(n_components):
+                diff = X - centres[k]
+                D[:, k] = np.einsum("ij,ij->i", diff, diff)
+            resp = np.zeros((n, n_components))
+            resp[np.arange(n), D.argmin(axis=1)] = 1.0
+        elif self.init_params == "random":
+            resp = rng.uniform(size=(n, n_components))
+            resp /= resp.sum(axis=1, keepdims=True)
+        else:
+            raise ValueError(
+                f"init_params must be 'kmeans++' or 'random'; got {self.init_params!r}."
+            )
+        nk, means, covs = _estimate_parameters_T(
+            X, resp.T, self.reg_covar, self.covariance_type, self.variance
+        )
+        weights = nk / n
+        if self.means_init is not None:
+            means = np.array(self.means_init, dtype=np.float64)
+        if self.precisions_cholesky_init is not None:
+            pc = np.array(self.precisions_cholesky_init, dtype=np.float64)
+            covs = _covariances_from_precisions_cholesky(pc, self.covariance_type)
+        else:
+            pc = compute_precision_cholesky(covs, self.covariance_type)
+        return weights, GaussianParams(means, covs, pc)
+
+    def n_parameters(self, params: GaussianParams) -> int:
+        """Free parameters of means and covariances."""
+        K, d = params.means.shape
+        cov = {
+            "full": K * d * (d + 1) // 2,
+            "tied": d * (d + 1) // 2,
+            "diag": K * d,
+            "spherical": K,
+            "fixed": 0,
+        }[self.covariance_type]
+        return int(cov + K * d)
+
+    # ---- fused fast path
+    def em_step(
+        self,
+        data: np.ndarray,
+        log_weights: np.ndarray,
+        params: GaussianParams,
+        *,
+        update: bool = True,
+    ) -> tuple[float, np.ndarray | None, GaussianParams | None]:
+        """Blocked E-step, then the M-step from the stored responsibilities."""
+        kind = self.covariance_type
+        fused = update and kind in _FUSED_STATS
+        ll, respT, _, stats = _e_pass(
+            data, log_weights, params, kind, want_resp=update, want_stats=fused
+        )
+        if not np.isfinite(ll):
+            if kind == "fixed":
+                raise ValueError(_overflow_message(self.variance))
+            raise FloatingPointError(
+                f"the log-likelihood is {ll}; increase reg_covar or scale the data."
+            )
+        if not update:
+            return ll, None, None
+        if fused:
+            nk, means, covs = _m_step_from_stats(
+                data, respT, stats, self.reg_covar, kind, self.variance
+            )
+        else:
+            nk, means, covs = _estimate_parameters_T(
+                data, respT, self.reg_covar, kind, self.variance
+            )
+        new = GaussianParams(means, covs, compute_precision_cholesky(covs, self.covariance_type))
+        return ll, nk, new
+
+    # ---- helpers for the estimator
+    def log_resp_and_samples(
+        self, X: np.ndarray, log_weights: np.ndarray, params: GaussianParams
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Responsibilities and per-sample log-likelihoods, robust for tiny variances."""
+        _, respT, samples, _ = _e_pass(
+            X, log_weights, params, self.covariance_type, want_resp=True, want_samples=True
+        )
+        return np.ascontiguousarray(respT.T), samples
+
+    def score_samples(
+        self, X: np.ndarray, log_weights: np.ndarray, params: GaussianParams
+    ) -> np.ndarray:
+        """Per-sample log-likelihood ``log sum_k pi_k f(x_i | theta_k)``."""
+        _, _, samples, _ = _e_pass(
+            X, log_weights, params, self.covariance_type, want_resp=False, want_samples=True
+        )
+        return samples
+
+
+def _overflow_message(variance: float | None) -> str:
+    return (
+        "the log-likelihood is -inf in float64: with covariance_type='fixed' and "
+        f"variance={variance!r} the sum of squared distances to the nearest means divided "
+        "by 2*variance exceeds the largest float. Scale the data down or increase variance."
+    )
+
+
+def _covariances_from_precisions_cholesky(pc: np.ndarray, covariance_type: str) -> np.ndarray:
+    if covariance_type in ("full", "tied"):
+        pcs = pc[None] if covariance_type == "tied" else pc
+        d = pcs.shape[-1]
+        covs = np.empty_like(pcs)
+        for k, L in enumerate(pcs):
+            Linv = linalg.solve_triangular(L, np.eye(d), lower=False, check_finite=False)
+            covs[k] = Linv @ Linv.T
+        return covs[0] if covariance_type == "tied" else covs
+    return 1.0 / pc**2
+
+
+def _precisions_cholesky_from_precisions(P: np.ndarray, covariance_type: str, name: str):
+    """Upper-triangular ``L`` with ``P = L L'`` (full, tied), ``sqrt(P)`` otherwise."""
+    if covariance_type in ("full", "tied"):
+        Ps = P[None] if covariance_type == "tied" else P
+        out = np.empty_like(Ps)
+        for k, Pk in enumerate(Ps):
+            if not np.allclose(Pk, Pk.T, rtol=1e-10, atol=0):
+                raise ValueError(f"{name}[{k}] must be symmetric.")
+            # Cholesky of the flipped matrix gives an upper-triangular factor.
+            try:
+                C = linalg.cholesky(Pk[::-1, ::-1], lower=True, check_finite=False)
+            except linalg.LinAlgError:
+                raise ValueError(f"{name}[{k}] must be positive definite.") from None
+            out[k] = C[::-1, ::-1]
+        return out[0] if covariance_type == "tied" else out
+    if np.any(~(P > 0)):
+        raise ValueError(f"{name} must be positive.")
+    return np.sqrt(P)
+
+
+# ======================================================================= estimator
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian mixture model fitted by EM.
+
+    A scikit-learn style estimator on top of :func:`emfit.em.fit_em`. It agrees with
+    :class:`sklearn.mixture.GaussianMixture` to round-off from the same initial
+    parameters, records the log-likelihood after every iteration without lag, checks
+    that it never decreases, and adds the ``"fixed"`` covariance model (k-means as
+    ``variance -> 0``).
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components ``K``.
+    covariance_type : {"full", "tied", "diag", "spherical", "fixed"}, default="full"
+        Structure of the covariances; see :mod:`emfit.gaussian`. ``"fixed"`` uses
+        ``variance * I`` for every component and never estimates it.
+    variance : float, optional
+        The fixed variance, required (and only used) with ``covariance_type="fixed"``.
+        Any value > 0 works (computations use ``log(variance)`` and nearest-mean
+        shifted distances): responsibilities are never NaN and tend to the nearest-mean
+        indicator; the log-likelihood is finite whenever float64 can represent it,
+        i.e. while ``W / (2 variance) < 1.7e308`` with ``W`` the k-means objective
+        (e.g. ``W < 3.6e8`` for ``variance=1e-300``), otherwise fit raises a
+        ValueError (see :mod:`emfit.gaussian`).
+    tol : float, default=1e-10
+        Stop when the total log-likelihood changes by at most ``tol`` times its
+        magnitude between two iterations (independent of the number of samples; far
+        stricter than scikit-learn's default of ``1e-3`` on the mean).
+    reg_covar : float, default=1e-6
+        Non-negative regularisation added to the diagonal of every estimated covariance
+        (to every variance for diag and spherical), so a component collapsing onto a
+        point keeps a covariance of at least ``reg_covar``. If a covariance still fails
+        to be positive definite, fit raises a ValueError asking to increase
+        ``reg_covar`` or scale the data. Not used by ``"fixed"``.
+    max_iter : int, default=1000
+        Maximum number of EM iterations (M-steps) per restart.
+    n_init : int, default=1
+        Number of restarts; the best (highest log-likelihood) is kept. Restart ``i`` is
+        the same whatever ``n_init``.
+    init_params : {"kmeans++", "random"}, default="kmeans++"
+        Initial responsibilities: hard assignment to k-means++ seeds, or random.
+    weights_init : array-like of shape (n_components,), optional
+        Initial weights (positive, summing to one).
+    means_init : array-like of shape (n_components, n_features), optional
+        Initial means.
+    precisions_init : array-like, optional
+        Initial precisions (inverse covariances), with scikit-learn's shapes:
+        ``(K, d, d)`` full, ``(d, d)`` tied, ``(K, d)`` diag, ``(K,)`` spherical.
+        Not allowed with ``"fixed"``.
+    random_state : int, numpy.random.Generator or None, default=None
+        Seed of the initialisation (and default seed of :meth:`sample`).
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        ``(K, d, d)`` full, ``(d, d)`` tied, ``(K, d)`` diag, ``(K,)`` spherical/fixed.
+    precisions_ : ndarray
+        Inverses of ``covariances_``, same shape.
+    precisions_cholesky_ : ndarray
+        Cholesky factors of ``precisions_`` (upper triangular), same shape.
+    loglik_ : float
+        Total log-likelihood of the training data at the fitted parameters.
+    history_ : ndarray of shape (n_iter_,)
+        Total log-likelihood after each iteration; ``history_[-1] == loglik_``.
+    n_iter_ : int
+        Number of iterations of the best restart.
+    converged_ : bool
+        Whether the best restart met the stopping rule.
+    restarts_ : list of RestartResult
+        Final log-likelihood, iterations and convergence of every restart.
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    See Also
+    --------
+    emfit.em.fit_em : The driver.
+    sklearn.mixture.GaussianMixture : The reference implementation.
+
+    Examples
+    --------
+    >>> from emfit import GaussianMixture
+    >>> from emfit.datasets import load_faithful
+    >>> X = load_faithful()
+    >>> gm = GaussianMixture(2, random_state=0).fit(X)
+    >>> sorted(gm.means_[:, 0].round(2).tolist())
+    [2.04, 4.29]
+    >>> round(gm.loglik_, 3)
+    -1130.264
+    """
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "full",
+        variance: float | None = None,
+        tol: float = 1e-10,
+        reg_covar: float = 1e-6,
+        max_iter: int = 1000,
+        n_init: int = 1,
+        init_params: str = "kmeans++",
+        weights_init: Any = None,
+        means_init: Any = None,
+        precisions_init: Any = None,
+        random_state: Any = None,
+    ) -> None:
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.variance = variance
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ validation
+    def _validate_params_emfit(self) -> None:
+        check_positive_int(self.n_components, "n_components")
+        if self.covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(
+                f"covariance_type must be one of {', '.join(map(repr, COVARIANCE_TYPES))}; "
+                f"got {self.covariance_type!r}."
+            )
+        if self.covariance_type == "fixed":
+            if self.variance is None:
+                raise ValueError(
+                    "variance must be given (a float > 0) when covariance_type='fixed'."
+                )
+            check_positive_float(self.variance, "variance")
+        elif self.variance is not None:
+            raise ValueError(
+                "variance is only used with covariance_type='fixed'; got "
+                f"variance={self.variance!r} with covariance_type={self.covariance_type!r}."
+            )
+        check_positive_float(self.tol, "tol", allow_zero=True)
+        check_positive_float(self.reg_covar, "reg_covar", allow_zero=True)
+        check_positive_int(self.max_iter, "max_iter", minimum=0)
+        check_positive_int(self.n_init, "n_init")
+        if self.init_params not in ("kmeans++", "random"):
+            raise ValueError(
+                f"init_params must be 'kmeans++' or 'random'; got {self.init_params!r}."
+            )
+
+    def _check_X(self, X: Any, *, reset: bool) -> np.ndarray:
+        X = check_array(X, "X", ndim=2)
+        if reset:
+            self.n_features_in_ = X.shape[1]
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return X
+
+    def _check_inits(self, n_features: int) -> tuple[Any, Any, Any]:
+        K, d, kind = self.n_components, n_features, self.covariance_type
+        weights = means = pc = None
+        if self.weights_init is not None:
+            weights = check_array(self.weights_init, "weights_init", ndim=1)
+            if weights.shape != (K,):
+                raise ValueError(
+                    f"weights_init must have shape ({K},) (n_components,); got {weights.shape}."
+                )
+            if np.any(weights < 0) or not np.isclose(weights.sum(), 1.0, rtol=0, atol=1e-8):
+                raise ValueError(
+                    f"weights_init must be non-negative and sum to 1; got sum {weights.sum()!r}."
+                )
+        if self.means_init is not None:
+            means = check_array(self.means_init, "means_init", ndim=2)
+            if means.shape != (K, d):
+                raise ValueError(
+                    f"means_init must have shape ({K}, {d}) (n_components, n_features); "
+                    f"got {means.shape}."
+                )
+        if self.precisions_init is not None:
+            if kind == "fixed":
+                raise ValueError(
+                    "precisions_init cannot be used with covariance_type='fixed': the "
+                    "covariance is variance * I and is not estimated."
+                )
+            shape = {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}[kind]
+            P = check_array(self.precisions_init, "precisions_init", ndim=len(shape))
+            if P.shape != shape:
+                raise ValueError(
+                    f"precisions_init must have shape {shape} for covariance_type="
+                    f"{kind!r}; got {P.shape}."
+                )
+            pc = _precisions_cholesky_from_precisions(P, kind, "precisions_init")
+        return weights, means, pc
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: Any, y: Any = None) -> GaussianMixture:
+        """Fit the mixture by EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self : GaussianMixture
+        """
+        self._validate_params_emfit()
+        X = self._check_X(X, reset=True)
+        n, d = X.shape
+        if n < self.n_components:
+            raise ValueError(
+                f"X has {n} samples but n_components={self.n_components}; "
+                "need n_samples >= n_components."
+            )
+        weights, means, pc = self._check_inits(d)
+        family = GaussianFamily(
+            self.covariance_type,
+            reg_covar=float(self.reg_covar),
+            variance=self.variance,
+            init_params=self.init_params,
+            means_init=means,
+            precisions_cholesky_init=pc,
+        )
+        params_init = None  # complete user initialisation: used as is, for every restart
+        if means is not None and self.covariance_type == "fixed":
+            covs = np.full(self.n_components, float(self.variance))
+            params_init = GaussianParams(means, covs, compute_precision_cholesky(covs, "fixed"))
+        elif means is not None and pc is not None:
+            covs = _covariances_from_precisions_cholesky(pc, self.covariance_type)
+            params_init = GaussianParams(means, covs, pc)
+        fit: EMFit = fit_em(
+            X,
+            family,
+            self.n_components,
+            weights_init=weights,
+            params_init=params_init,
+            tol=float(self.tol),
+            max_iter=int(self.max_iter),
+            n_init=int(self.n_init),
+            random_state=self.random_state,
+        )
+        p: GaussianParams = fit.params
+        self.weights_ = fit.weights
+        self.means_ = p.means
+        self.covariances_ = p.covariances
+        self.precisions_cholesky_ = p.precisions_cholesky
+        self.precisions_ = self._precisions_from_cholesky(p.precisions_cholesky)
+        self.loglik_ = fit.loglik
+        self.history_ = fit.history
+        self.n_iter_ = fit.n_iter
+        self.converged_ = fit.converged
+        self.restarts_: list[RestartResult] = fit.restarts
+        return self
+
+    def _precisions_from_cholesky(self, pc: np.ndarray) -> np.ndarray:
+        if self.covariance_type == "full":
+            return pc @ pc.transpose(0, 2, 1)
+        if self.covariance_type == "tied":
+            return pc @ pc.T
+        if self.covariance_type == "fixed":
+            return 1.0 / self.covariances_
+        return pc**2
+
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        """Fit, then return the most likely component of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self.fit(X, y).predict(X)
+
+    # ------------------------------------------------------------------ inference
+    def _params(self) -> GaussianParams:
+        return GaussianParams(self.means_, self.covariances_, self.precisions_cholesky_)
+
+    def _family_for_predict(self) -> GaussianFamily:
+        return GaussianFamily(
+            self.covariance_type, reg_covar=float(self.reg_covar), variance=self.variance
+        )
+
+    def _log_weights(self) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.log(self.weights_)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Responsibilities ``P(component k | x_i)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+            Rows sum to one.
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        resp, _ = self._family_for_predict().log_resp_and_samples(
+            X, self._log_weights(), self._params()
+        )
+        return resp
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most likely component of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), dtype int
+        """
+        return self.predict_proba(X).argmax(axis=1)
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Log-likelihood of each sample, ``log sum_k pi_k N(x_i | mu_k, Sigma_k)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        return self._family_for_predict().score_samples(X, self._log_weights(), self._params())
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Mean log-likelihood per sample (scikit-learn's convention).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        float
+        """
+        return float(self.score_samples(X).mean())
+
+    def _n_parameters(self) -> int:
+        fam = self._family_for_predict()
+        return fam.n_parameters(self._params()) + self.n_components - 1
+
+    def bic(self, X: Any) -> float:
+        """Bayesian information criterion ``-2 l + p log n`` (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        float
+        """
+        ll = self.score_samples(X)
+        return float(-2.0 * ll.sum() + self._n_parameters() * np.log(ll.shape[0]))
+
+    def aic(self, X: Any) -> float:
+        """Akaike information criterion ``-2 l + 2 p`` (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        float
+        """
+        ll = self.score_samples(X)
+        return float(-2.0 * ll.sum() + 2.0 * self._n_parameters())
+
+    def sample(self, n_samples: int = 1, random_state: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Draw samples from the fitted mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, Generator or None
+            Seed; defaults to the estimator's ``random_state``.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        labels : ndarray of shape (n_samples,)
+            Component of each sample, sorted.
+        """
+        check_is_fitted(self)
+        n_samples = check_positive_int(n_samples, "n_samples")
+        rng = check_random_state(self.random_state if random_state is None else random_state)
+        K, d = self.means_.shape
+        counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
+        out = []
+        for k in range(K):
+            z = rng.standard_normal((counts[k], d))
+            kind = self.covariance_type
+            if kind in ("full", "tied"):
+                cov = self.covariances_[k] if kind == "full" else self.covariances_
+                out.append(self.means_[k] + z @ np.linalg.cholesky(cov).T)
+            elif kind == "diag":
+                out.append(self.means_[k] + z * np.sqrt(self.covariances_[k]))
+            else:
+                out.append(self.means_[k] + z * np.sqrt(self.covariances_[k]))
+        labels = np.repeat(np.arange(K), counts)
+        return np.vstack(out), labels
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
