@@ -13,6 +13,7 @@ BUILD_FLAGS := -W -n --keep-going
 # The book to build (tests build small throw-away books with the same flags).
 BOOK ?= .
 PDF = $(BOOK)/_build/latex/emfit-notes.pdf
+PDF_STUDENT = $(BOOK)/_build/student/_build/latex/emfit-notes-student.pdf
 
 # Debian packages: the smallest TeX set that builds the PDF with xelatex, poppler for
 # pdftotext/pdftoppm, and Chromium for the browser tests.
@@ -26,7 +27,7 @@ help:
 	@echo "make book       build the website (_build/html) and the PDF ($(PDF))"
 	@echo "make test       run every test (unit, strict nbval, strict builds, offline site)"
 	@echo "make html       build the website only"
-	@echo "make pdf        build the PDF handout only"
+	@echo "make pdf        build the two PDF handouts only (instructor and student editions)"
 	@echo "make notebooks  re-execute the notebooks in place, storing their outputs"
 	@echo "make serve      serve the website on http://127.0.0.1:8000"
 	@echo "make bench      run the speed benchmarks against the reference implementations"
@@ -34,7 +35,7 @@ help:
 
 book: html pdf
 	@echo "Website: _build/html/index.html"
-	@echo "PDF handout: $(PDF)"
+	@echo "PDF handouts: $(PDF) (instructor) and $(PDF_STUDENT) (student)"
 
 venv: $(STAMP)
 
@@ -73,10 +74,16 @@ html: venv
 	$(JB) build $(BOOK) $(BUILD_FLAGS)
 
 pdf: venv tex
-	@echo "==> building the PDF handout with xelatex"
-	$(JB) build $(BOOK) --builder pdflatex $(BUILD_FLAGS)
-	@test -f $(PDF) || { echo "no PDF at $(PDF)"; exit 1; }
-	@! pdftotext $(PDF) - | grep -n '??' || { echo "undefined reference (??) in $(PDF)"; exit 1; }
+	@echo "==> building the PDF handouts with xelatex: instructor edition (with solutions)"
+	EMFIT_EDITION=instructor $(JB) build $(BOOK) --builder pdflatex $(BUILD_FLAGS)
+	@echo "==> student edition (exercises without solutions)"
+	EMFIT_EDITION=student $(JB) build $(BOOK) --builder pdflatex $(BUILD_FLAGS) --path-output $(abspath $(BOOK))/_build/student
+	@for f in $(PDF) $(PDF_STUDENT); do \
+	  test -f $$f || { echo "no PDF at $$f"; exit 1; }; \
+	  if pdftotext $$f - | grep -n '??'; then echo "undefined reference (??) in $$f"; exit 1; fi; \
+	done
+	@mkdir -p $(BOOK)/_build/html/pdf && cp $(PDF) $(PDF_STUDENT) $(BOOK)/_build/html/pdf/
+	@echo "PDF handouts: $(PDF) and $(PDF_STUDENT) (also linked from the website)"
 
 test: venv tex browser
 	$(PY) -m pytest

@@ -198,3 +198,26 @@ def test_em_never_decreases_the_loglik(seed, n, d, K, init, alpha):
     # history is the log-likelihood at the returned parameters
     _, ll = e_step(np.log(fit.weights), bernoulli_log_prob(X, fit.params))
     assert ll == pytest.approx(fit.loglik, rel=1e-12, abs=1e-9)
+
+
+def test_random_init_uses_random_state_in_one_dimension():
+    """d = 1: the seeding must depend on random_state (not always one 0-row, one 1-row)."""
+    x = (np.random.default_rng(5).random((1000, 1)) < 0.3).astype(float)
+    starts = [BernoulliFamily().initialize(x, 2, np.random.default_rng(s)) for s in range(5)]
+    assert len({tuple(p.ravel().round(12)) for _, p in starts}) == 5
+    for w, p in starts:
+        assert np.all((p > 0) & (p < 1)) and w.sum() == pytest.approx(1.0)
+    fits = [BernoulliMixture(2, random_state=s).fit(x) for s in range(5)]
+    assert len({tuple(m.probabilities_.ravel().round(6)) for m in fits}) > 1
+    for m in fits:  # every fit still reproduces the marginal
+        assert m.weights_ @ m.probabilities_[:, 0] == pytest.approx(x.mean(), abs=1e-6)
+    again = BernoulliMixture(2, random_state=3).fit(x)
+    np.testing.assert_array_equal(again.probabilities_, fits[3].probabilities_)
+
+
+def test_random_init_is_unchanged_for_several_coordinates():
+    X = (np.random.default_rng(11).random((40, 3)) < 0.4).astype(float)
+    _, p = BernoulliFamily().initialize(X, 3, np.random.default_rng(5))
+    np.testing.assert_allclose(
+        p, [[0.75, 0.7375, 0.7375], [0.25, 0.2375, 0.7375], [0.75, 0.2375, 0.2375]], rtol=1e-12
+    )

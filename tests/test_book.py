@@ -1,7 +1,7 @@
-"""The book builds strictly, as a website and as a PDF, and the website is offline.
+"""The book builds strictly, as a website and as PDFs, and the website is offline.
 
-These tests build the real book with the Makefile's own targets (so they check the
-commands a reader runs), then look at what was built.
+The fixtures in conftest.py build the real book with the Makefile's own targets (so
+these tests check the commands a reader runs); the tests look at what was built.
 """
 
 from __future__ import annotations
@@ -10,45 +10,10 @@ import json
 import re
 import shutil
 import subprocess
-import threading
-from contextlib import contextmanager
-from functools import partial
 from html.parser import HTMLParser
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-HTML = ROOT / "_build" / "html"
-PDF = ROOT / "_build" / "latex" / "emfit-notes.pdf"
-CHAPTER = "chapters/p1_sum_of_gaussians.html"
-
-
-def make(target: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["make", "--no-print-directory", target, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-
-
-def tail(proc: subprocess.CompletedProcess, lines: int = 60) -> str:
-    return "\n".join((proc.stdout + proc.stderr).splitlines()[-lines:])
-
-
-@pytest.fixture(scope="session")
-def html_build() -> subprocess.CompletedProcess:
-    return make("html")
-
-
-@pytest.fixture(scope="session")
-def pdf_build(html_build) -> subprocess.CompletedProcess:
-    # After the HTML build, so the notebooks come from the execution cache.
-    return make("pdf")
-
+from conftest import CHAPTER, HTML, PDF, PDF_STUDENT, ROOT, make, serve, tail
 
 # --- strict builds ---------------------------------------------------------------
 
@@ -69,6 +34,18 @@ def test_pdf_build_succeeds_and_has_no_undefined_references(pdf_build):
     assert "Errata for the seed" in text
 
 
+def test_student_edition_has_the_exercises_but_no_solutions(pdf_build):
+    assert pdf_build.returncode == 0, tail(pdf_build)
+    read = lambda pdf: subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    instructor, student = read(PDF), read(PDF_STUDENT)
+    assert "??" not in student
+    assert "(student edition)" in student
+    exercises = instructor.count("Exercise ")
+    assert exercises >= 3 and student.count("Exercise ") >= 3
+    assert instructor.count("Solution to Exercise") >= 3
+    assert "Solution to Exercise" not in student
+
+
 def test_pdf_contains_the_chapter_figures(pdf_build):
     assert pdf_build.returncode == 0, tail(pdf_build)
     listing = subprocess.run(["pdfimages", "-list", str(PDF)], capture_output=True, text=True)
@@ -81,6 +58,7 @@ def test_a_raising_notebook_cell_fails_the_build(tmp_path):
     book.mkdir()
     shutil.copy(ROOT / "_config.yml", book)
     shutil.copy(ROOT / "references.bib", book)
+    shutil.copytree(ROOT / "_ext", book / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
     (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: bad\n")
     (book / "intro.md").write_text("# A book with a broken notebook\n")
     notebook = {
@@ -182,30 +160,6 @@ def test_mathjax_is_served_locally(html_build):
     src = re.search(r'<script[^>]+src="([^"]*mathjax[^"]*)"', page, re.IGNORECASE)
     assert src is not None and not EXTERNAL.match(src.group(1))
     assert (HTML / "chapters" / src.group(1).split("?")[0]).resolve().exists()
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        pass
-
-
-@contextmanager
-def serve(directory: Path):
-    handler = partial(QuietHandler, directory=str(directory))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def served_site(html_build):
-    assert html_build.returncode == 0, tail(html_build)
-    with serve(HTML) as url:
-        yield url
 
 
 def read_netlog(path: Path) -> list[dict]:

@@ -97,3 +97,56 @@ def test_simulator_is_reproducible_and_supports_exposure():
 def test_simulator_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_poisson_regression_mixture(10, **kwargs)
+
+
+def test_simulator_random_stream_is_unchanged_without_a_design():
+    X, y, labels = make_poisson_regression_mixture(20, random_state=3)
+    assert X[:3, 0].tolist() == [0.17129833428724872, 0.4736210131921994, 1.6025489304127938]
+    assert y.tolist() == [4, 2, 5, 4, 0, 7, 8, 1, 6, 1, 1, 5, 4, 11, 1, 46, 2, 19, 14, 1]
+    assert labels.tolist() == [0, 1, 0, 0, 1, 1, 1, 1, 0, 1, 0, 0, 1, 1, 0, 1, 0, 1, 1, 0]
+    X, y, labels = make_poisson_regression_mixture(
+        6,
+        coef=[[0.5, -0.2], [1.0, 0.3]],
+        intercept=[0.1, 0.2],
+        exposure=np.arange(1, 7.0),
+        random_state=4,
+    )
+    assert X[0].tolist() == [1.8861122111447353, 1.0226551056287232]
+    assert y.tolist() == [7, 20, 15, 13, 52, 51]
+    assert labels.tolist() == [1, 1, 1, 0, 1, 1]
+
+
+def test_simulator_fixed_design():
+    design = np.repeat([0.0, 1.0, 2.0], 4000)
+    X, y, labels, truth = make_poisson_regression_mixture(
+        X=design, intercept=[0.5, 1.0], return_truth=True, random_state=0
+    )
+    assert X.shape == (12000, 1) and y.shape == (12000,) and labels.shape == (12000,)
+    np.testing.assert_array_equal(X[:, 0], design)
+    assert X.base is not design and not np.shares_memory(X, design)
+    for k in range(2):
+        for v in (0.0, 1.0, 2.0):
+            sel = (labels == k) & (X[:, 0] == v)
+            lam = np.exp(truth["intercept"][k] + truth["coef"][k, 0] * v)
+            assert y[sel].mean() == pytest.approx(lam, rel=0.06)
+    # 2-d design, explicit matching n_samples, reproducible.
+    X2 = np.column_stack([design[:50], -design[:50]])
+    a = make_poisson_regression_mixture(50, X=X2, coef=[[1.0, 0.5], [0.2, 0.1]], random_state=1)
+    b = make_poisson_regression_mixture(X=X2, coef=[[1.0, 0.5], [0.2, 0.1]], random_state=1)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+    np.testing.assert_array_equal(a[0], X2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_samples": 5, "X": np.zeros(4)}, "n_samples"),
+        ({"X": np.zeros((4, 2))}, "X"),
+        ({"X": [0.0, np.nan]}, "X"),
+        ({"X": np.zeros((2, 2, 2))}, "X"),
+    ],
+)
+def test_simulator_bad_design(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_poisson_regression_mixture(**kwargs)

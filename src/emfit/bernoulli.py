@@ -148,7 +148,9 @@ class BernoulliFamily(MixtureFamily):
         ``"random"``: ``K`` observations drawn by k-means++ seeding in Hamming
         distance (each new one with probability proportional to its distance to
         the nearest one already drawn), each averaged with the column means
-        (``p_k = (x_i + xbar) / 2``); equal weights.
+        (``p_k = (x_i + xbar) / 2``); equal weights. With one coordinate
+        (``d = 1``, where rows are only 0 or 1 and this seeding would not depend on
+        the seed) ``x_i`` is replaced by a uniform random number in ``[0, 1]``.
         ``"random_resp"``: flat-Dirichlet random responsibilities, then an M-step.
 
     Examples
@@ -184,6 +186,14 @@ class BernoulliFamily(MixtureFamily):
         self, data: np.ndarray, n_components: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         n = data.shape[0]
+        if self.init == "random" and data.shape[1] == 1:
+            # One coordinate: data rows take only the values 0 and 1, so seeding from
+            # rows would always give the same start (one 0-row and one 1-row) whatever
+            # the seed. Use random points of [0, 1] instead, averaged with the mean.
+            u = rng.random((n_components, 1))
+            p = 0.5 * (u + data.mean(axis=0))
+            weights = np.full(n_components, 1.0 / n_components)
+            return weights, np.clip(p, self.alpha, 1.0 - self.alpha)
         if self.init == "random":
             # k-means++ seeding in Hamming distance: each new row is drawn with
             # probability proportional to its distance to the nearest row already
@@ -240,7 +250,9 @@ class BernoulliMixture(BaseEstimator):
         Number of restarts; the best log-likelihood is kept.
     init : {"random", "random_resp"}, default="random"
         ``"random"``: ``K`` observations drawn by k-means++ seeding (Hamming
-        distance), each averaged with the column means.
+        distance), each averaged with the column means; for ``d = 1``, uniform
+        random numbers instead of observations (so the start depends on
+        ``random_state``).
         ``"random_resp"``: random (flat Dirichlet) responsibilities, then an M-step.
     weights_init : array-like of shape (K,), optional
         Initial weights.

@@ -169,7 +169,7 @@ def load_seizures() -> dict[str, np.ndarray]:
 
 
 def make_poisson_regression_mixture(
-    n_samples: int = 500,
+    n_samples: int | None = None,
     *,
     coef: np.typing.ArrayLike = ((1.0,), (2.0,)),
     intercept: np.typing.ArrayLike | None = None,
@@ -178,11 +178,13 @@ def make_poisson_regression_mixture(
     exposure: np.typing.ArrayLike | None = None,
     return_truth: bool = False,
     random_state: int | np.random.Generator | None = None,
+    X: np.typing.ArrayLike | None = None,
 ) -> tuple[np.ndarray, ...]:
     r"""Simulate a mixture of Poisson regressions (the seed's "fish" problem).
 
-    Draw ``x_i ~ Uniform(x_range)`` independently in each of the ``p`` covariates,
-    a component ``z_i`` with probabilities ``weights``, and
+    Draw ``x_i ~ Uniform(x_range)`` independently in each of the ``p`` covariates
+    (or take the fixed design ``X``), a component ``z_i`` with probabilities
+    ``weights``, and
 
     .. math:: y_i \mid x_i, z_i = k \sim \operatorname{Poisson}\big(e_i
               \exp(b_k + x_i^\top \beta_k)\big).
@@ -192,8 +194,9 @@ def make_poisson_regression_mixture(
 
     Parameters
     ----------
-    n_samples : int, default=500
-        Number of observations ``n``.
+    n_samples : int, optional
+        Number of observations ``n``: 500 by default, ``len(X)`` when ``X`` is given
+        (if both are given they must agree).
     coef : array-like of shape (K, p), default=((1.0,), (2.0,))
         Slopes ``beta_k``, one row per component.
     intercept : array-like of shape (K,), optional
@@ -201,18 +204,23 @@ def make_poisson_regression_mixture(
     weights : array-like of shape (K,), default=(0.4, 0.6)
         Mixing weights (non-negative, summing to one).
     x_range : (float, float), default=(0.0, 2.0)
-        Range of the uniform covariates.
+        Range of the uniform covariates (ignored when ``X`` is given).
     exposure : array-like of shape (n_samples,), optional
         Positive exposures ``e_i``; one by default.
     return_truth : bool, default=False
         Also return the true parameters.
     random_state : None, int or numpy.random.Generator
         Seed.
+    X : array-like of shape (n_samples, p) or (n_samples,), optional
+        A fixed design: these covariates are used instead of uniform draws (a 1-d
+        array is one covariate). Only the components and the counts are then
+        random. Without ``X`` the random stream is that of earlier versions: the
+        same seed gives the same data.
 
     Returns
     -------
     X : ndarray of shape (n_samples, p)
-        Covariates.
+        Covariates (a copy of ``X`` if it was given).
     y : ndarray of shape (n_samples,), dtype int64
         Counts.
     labels : ndarray of shape (n_samples,), dtype int
@@ -224,8 +232,9 @@ def make_poisson_regression_mixture(
     Raises
     ------
     ValueError
-        If shapes are inconsistent, ``weights`` is not a probability vector, or
-        ``exposure`` is not positive.
+        If shapes are inconsistent (including ``X`` with a number of columns other
+        than ``coef``'s, or ``n_samples != len(X)``), ``X`` is not finite,
+        ``weights`` is not a probability vector, or ``exposure`` is not positive.
 
     Examples
     --------
@@ -233,6 +242,14 @@ def make_poisson_regression_mixture(
     >>> X, y, labels = make_poisson_regression_mixture(1000, random_state=0)
     >>> X.shape, y.shape, sorted(set(labels.tolist()))
     ((1000, 1), (1000,), [0, 1])
+
+    A fixed design, e.g. three distinct covariate values:
+
+    >>> import numpy as np
+    >>> X, y, labels = make_poisson_regression_mixture(X=np.repeat([0.5, 1.0, 1.5], 10),
+    ...                                                 random_state=0)
+    >>> X.shape, sorted(set(X[:, 0].tolist()))
+    ((30, 1), [0.5, 1.0, 1.5])
     """
     from ._validation import (
         check_array,
@@ -241,9 +258,24 @@ def make_poisson_regression_mixture(
         check_random_state,
     )
 
-    n = check_positive_int(n_samples, "n_samples")
     B = check_array(coef, name="coef", ndim=2)
     K, p = B.shape
+    design = None
+    if X is not None:
+        design = check_array(X, name="X", ndim=None, copy=True)
+        if design.ndim == 1:
+            design = design[:, None]
+        if design.ndim != 2:
+            raise ValueError(f"X must be 1-d or 2-d; got {design.ndim} dimensions.")
+        if design.shape[1] != p:
+            raise ValueError(
+                f"X has {design.shape[1]} columns but coef has {p} (one per covariate)."
+            )
+        if n_samples is not None and check_positive_int(n_samples, "n_samples") != len(design):
+            raise ValueError(f"n_samples={n_samples} does not match len(X)={len(design)}.")
+        n = len(design)
+    else:
+        n = check_positive_int(500 if n_samples is None else n_samples, "n_samples")
     w = check_array(weights, name="weights", ndim=1)
     if w.shape != (K,):
         raise ValueError(f"weights must have shape ({K},) (one per row of coef); got {w.shape}.")
@@ -252,12 +284,13 @@ def make_poisson_regression_mixture(
     b = np.zeros(K) if intercept is None else check_array(intercept, name="intercept", ndim=1)
     if b.shape != (K,):
         raise ValueError(f"intercept must have shape ({K},); got {b.shape}.")
-    lo, hi = (float(v) for v in x_range)
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ValueError(f"x_range must be two finite numbers lo < hi; got {x_range!r}.")
+    if design is None:
+        lo, hi = (float(v) for v in x_range)
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise ValueError(f"x_range must be two finite numbers lo < hi; got {x_range!r}.")
     log_e = np.zeros(n) if exposure is None else np.log(check_exposure(exposure, n))
     rng = check_random_state(random_state)
-    X = rng.uniform(lo, hi, size=(n, p))
+    X = rng.uniform(lo, hi, size=(n, p)) if design is None else design
     labels = rng.choice(K, size=n, p=w / w.sum())
     eta = log_e + b[labels] + np.einsum("ij,ij->i", X, B[labels])
     y = rng.poisson(np.exp(eta)).astype(np.int64)

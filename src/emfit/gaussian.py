@@ -1199,6 +1199,96 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.restarts_: list[RestartResult] = fit.restarts
         return self
 
+    @classmethod
+    def from_parameters(
+        cls,
+        weights: Any,
+        means: Any,
+        covariances: Any = None,
+        *,
+        covariance_type: str = "full",
+        variance: float | None = None,
+    ) -> GaussianMixture:
+        """A mixture with given parameters, ready to evaluate (no fitting).
+
+        Use it to evaluate the likelihood, the densities or the responsibilities at
+        parameters of your choice, e.g. along a path towards a degenerate fit.
+
+        Parameters
+        ----------
+        weights : array-like of shape (n_components,)
+            Mixing weights, non-negative, summing to one.
+        means : array-like of shape (n_components, n_features)
+        covariances : array-like
+            In scikit-learn's shape for ``covariance_type``: ``(K, d, d)`` full,
+            ``(d, d)`` tied, ``(K, d)`` diag, ``(K,)`` spherical; each positive
+            definite. Must be None for ``"fixed"``, which takes ``variance``.
+        covariance_type : {"full", "tied", "diag", "spherical", "fixed"}, default "full"
+        variance : float, optional
+            The common variance of the ``"fixed"`` model.
+
+        Returns
+        -------
+        GaussianMixture
+            With ``weights_``, ``means_``, ``covariances_``, ``precisions_cholesky_``
+            and ``precisions_`` set, ``n_iter_ = 0``, ``converged_ = False`` and an
+            empty ``history_``; ``predict``, ``predict_proba``, ``score_samples``,
+            ``score``, ``bic``, ``aic`` and ``sample`` work.
+
+        Raises
+        ------
+        ValueError
+            If a shape does not match, the weights are not a probability vector, or a
+            covariance is not positive definite.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> gm = GaussianMixture.from_parameters([0.5, 0.5], [[0.0], [4.0]], [1.0, 1.0],
+        ...                                      covariance_type="spherical")
+        >>> gm.predict(np.array([[0.1], [3.9]])).tolist()
+        [0, 1]
+        """
+        means = check_array(means, "means", ndim=2)
+        K, d = means.shape
+        model = cls(
+            K, covariance_type=covariance_type, variance=variance,
+            weights_init=weights, means_init=means,
+        )
+        model._validate_params_emfit()
+        try:
+            weights, means, _ = model._check_inits(d)
+        except ValueError as exc:  # name the arguments of this method, not of fit
+            message = str(exc).replace("weights_init", "weights").replace("means_init", "means")
+            raise ValueError(message) from None
+        if weights is None:
+            raise ValueError("weights must be given.")
+        if covariance_type == "fixed":
+            if covariances is not None:
+                raise ValueError(
+                    "covariances must be None for covariance_type='fixed'; give variance."
+                )
+            covs = np.full(K, float(variance))
+        else:
+            if covariances is None:
+                raise ValueError(f"covariances are required for covariance_type={covariance_type!r}.")
+            shape = {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}
+            covs = check_array(covariances, "covariances", ndim=len(shape[covariance_type]))
+            if covs.shape != shape[covariance_type]:
+                raise ValueError(
+                    f"covariances must have shape {shape[covariance_type]} for "
+                    f"covariance_type={covariance_type!r}; got {covs.shape}."
+                )
+        pc = compute_precision_cholesky(covs, covariance_type)
+        model.n_features_in_ = d
+        model.weights_, model.means_, model.covariances_ = weights, means, covs
+        model.precisions_cholesky_ = pc
+        model.precisions_ = model._precisions_from_cholesky(pc)
+        model.n_iter_, model.converged_ = 0, False
+        model.history_ = np.empty(0)
+        model.restarts_ = []
+        return model
+
     def _precisions_from_cholesky(self, pc: np.ndarray) -> np.ndarray:
         if self.covariance_type == "full":
             return pc @ pc.transpose(0, 2, 1)

@@ -82,7 +82,9 @@ __all__ = [
     "PoissonRegressionData",
     "PoissonRegressionFamily",
     "PoissonRegressionMixture",
+    "SingularInformationWarning",
     "WeightedPoissonFit",
+    "complete_information",
     "component_log_prob",
     "design_matrix",
     "fit_weighted_poisson",
@@ -91,6 +93,7 @@ __all__ = [
     "loglik",
     "loglik_gradient",
     "loglik_hessian",
+    "missing_information",
     "observed_information",
     "pack_theta",
     "q_function",
@@ -113,6 +116,18 @@ _EPS_LO = -1.0 + 2.0**-52  # log1p argument floor: y / lambda below 2^-52 counts
 M_STEPS: tuple[str, ...] = ("newton", "gradient")
 #: Initialisations of :class:`PoissonRegressionFamily`.
 INITS: tuple[str, ...] = ("random", "residual")
+
+
+class SingularInformationWarning(RuntimeWarning):
+    """The observed information is singular or not positive definite.
+
+    Issued by :meth:`PoissonRegressionMixture.standard_errors`. A singular
+    information means that some parameters are not identified by these data (e.g.
+    an intercept and a slope when every ``x_i`` is equal, or two equal components),
+    or that the fit is not at a strict maximum; a matrix that is not positive
+    definite means the fit is not at a local maximum (a saddle point, or EM has not
+    converged). The standard errors of the affected parameters are NaN.
+    """
 
 
 # =============================================================================== helpers
@@ -860,13 +875,43 @@ def _score_from(
     X: np.ndarray,
     y: np.ndarray,
 ) -> np.ndarray:
-    """Flat gradient: ``resp_w`` weights the pi part, ``resp_b`` the beta part."""
+    """Flat gradient: ``resp_w`` weights the pi part, ``resp_b`` the beta part.
+
+    The pi part is ``t_j - t_K`` with ``t_k = n_k / pi_k``, ``n_k = sum_i resp_w[i, k]``;
+    a term with ``n_k = 0`` is 0 (whatever ``pi_k``), one with ``pi_k = 0 < n_k`` is
+    ``+inf``. Raises ValueError if that gives ``inf - inf``.
+    """
     K = weights.size
+    n_k = resp_w.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        n_k = resp_w.sum(axis=0)
-        g_pi = n_k[: K - 1] / weights[: K - 1] - n_k[K - 1] / weights[K - 1]
+        t = np.where(n_k > 0, n_k / weights, 0.0)
+        g_pi = t[: K - 1] - t[K - 1]
+    if np.any(np.isnan(g_pi)):
+        raise ValueError(
+            "the weight gradient is undefined (inf - inf): responsibility mass on two "
+            "components whose weights are both 0."
+        )
     g_beta = ((resp_b * (y[:, None] - mu)).T @ X).ravel()
     return np.concatenate([g_pi, g_beta])
+
+
+def _density_ratios(p: _Pieces) -> np.ndarray:
+    """``f_ik / f_i`` (n, K), with ``f_i = sum_k pi_k f_ik``: equals ``r_ik / pi_k`` but is
+    finite (defined) at ``pi_k = 0``. Capped at the largest float (when a zero-weight
+    component is more than ``e^709`` times as likely as the mixture), so that
+    products with ``r_ik = 0`` stay 0."""
+    lse = logsumexp_rows(p.log_prob + _log(p.weights))
+    with np.errstate(over="ignore"):
+        R = np.exp(p.log_prob - lse[:, None])
+    return np.minimum(R, np.finfo(np.float64).max, out=R)
+
+
+def _resp_over_weights(p: _Pieces) -> np.ndarray:
+    """``r_ik / pi_k`` (n, K): the plain quotient when every weight is positive (the
+    historical arithmetic), else :func:`_density_ratios` (its limit at ``pi_k = 0``)."""
+    if np.all(p.weights > 0):
+        return p.resp / p.weights
+    return _density_ratios(p)
 
 
 def loglik_gradient(
@@ -883,6 +928,13 @@ def loglik_gradient(
     with ``r_ik`` the responsibilities at ``theta`` (Fisher's identity:
     ``grad l(theta) = grad_theta Q(theta | theta)``).
 
+    At a boundary weight (some ``pi_k = 0``, e.g. ``pi_j = 1``) ``r_ik / pi_k`` is
+    ``0 / 0``; the weight part is then computed as
+    ``sum_i (f_ij - f_iK) / f_i`` (``f_ik = f(y_i | beta_k)``,
+    ``f_i = sum_k pi_k f_ik``), the same quantity, finite at the boundary (the
+    one-sided derivative into the simplex, and the derivative of the polynomial
+    extension of ``f_i`` across it).
+
     Parameters
     ----------
     theta, X, y, offset
@@ -898,11 +950,19 @@ def loglik_gradient(
     >>> from emfit.poisson import loglik_gradient
     >>> loglik_gradient([0.0], np.ones((2, 1)), [1.0, 3.0]).tolist()  # K = 1
     [2.0]
+    >>> loglik_gradient([1.0, 1.0, 2.0], np.ones((3, 1)), [0.0, 1.0, 5.0]).round(3).tolist()
+    [1.575, -2.155, 0.0]
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     p = _pieces(theta, X, y, offset)
-    return _score_from(p.resp, p.resp, p.weights, p.mu, X, y)
+    if np.all(p.weights > 0):
+        return _score_from(p.resp, p.resp, p.weights, p.mu, X, y)
+    R = _density_ratios(p)
+    K = p.weights.size
+    g_pi = (R[:, : K - 1] - R[:, [K - 1]]).sum(axis=0)
+    g_beta = ((p.resp * (y[:, None] - p.mu)).T @ X).ravel()
+    return np.concatenate([g_pi, g_beta])
 
 
 def q_function(
@@ -950,7 +1010,8 @@ def q_function(
     resp = _pieces(theta_old, X, y, offset).resp
     weights, coef = _parts(theta, X.shape[1])
     a = component_log_prob(coef, X, y, offset) + _log(weights)
-    return float(np.where(resp > 0, resp * a, 0.0).sum())
+    with np.errstate(invalid="ignore"):  # 0 * -inf where pi_k = 0; masked
+        return float(np.where(resp > 0, resp * a, 0.0).sum())
 
 
 def q_gradient(
@@ -969,7 +1030,24 @@ def q_gradient(
         \frac{\partial Q}{\partial \beta_k} = \sum_i r^{\text{old}}_{ik}\,
             (y_i - \lambda_{ik})\, d_i .
 
-    At ``theta == theta_old`` it equals :func:`loglik_gradient` (Fisher's identity).
+    At ``theta == theta_old`` it equals :func:`loglik_gradient` (Fisher's identity)
+    when every weight is positive.
+
+    **Zero weights.** With ``n_k = sum_i r^old_ik``, the weight part is
+    ``t_j - t_K`` with ``t_k = n_k / pi_k``, where
+
+    * ``t_k = 0`` if ``n_k = 0``, whatever ``pi_k`` (``Q`` has no ``log pi_k`` term,
+      as in :func:`q_function`). In particular at ``theta == theta_old`` with
+      ``pi_k = 0`` (so ``r_ik = 0``), the result is the exact derivative of ``Q``,
+      which lacks the ``f_ik / f_i`` term of :func:`loglik_gradient`: Fisher's
+      identity fails on the boundary.
+    * ``t_k = +inf`` if ``pi_k = 0 < n_k``: ``Q = -inf`` there, and the partial
+      derivative is the limit from inside the simplex, ``+inf`` for ``pi_j`` (j < K)
+      and ``-inf`` when ``pi_K = 0``.
+    * If both ``t_j`` and ``t_K`` are infinite the derivative is undefined
+      (``inf - inf``): ValueError.
+
+    The result never contains NaN.
 
     Parameters
     ----------
@@ -1000,23 +1078,25 @@ def q_gradient(
 # ===================================================================== information
 def _hessian_direct(p: _Pieces, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Analytic Hessian of l, block by block (see :func:`loglik_hessian`)."""
-    weights, r, mu = p.weights, p.resp, p.mu
+    r, mu = p.resp, p.mu
     K, q = p.coef.shape
     m = K - 1
     P = m + K * q
     u = y[:, None] - mu  # (n, K)
     H = np.empty((P, P))
+    # rw_ik = r_ik / pi_k = f_ik / f_i (finite at pi_k = 0)
+    rw = _resp_over_weights(p)
     # W_ij = r_ij / pi_j - r_iK / pi_K = d l_i / d pi_j
-    W = r[:, :m] / weights[:m] - (r[:, m] / weights[m])[:, None]
+    W = rw[:, :m] - rw[:, [m]]
     H[:m, :m] = -(W.T @ W)
     for l in range(K):
         sl = slice(m + l * q, m + (l + 1) * q)
         # d^2 l_i / d pi_j d beta_l = [delta_jl r_ij/pi_j - delta_Kl r_iK/pi_K - r_il W_ij] u_il d_i
         C = -r[:, [l]] * W
         if l < m:
-            C[:, l] += r[:, l] / weights[l]
+            C[:, l] += rw[:, l]
         else:
-            C -= (r[:, m] / weights[m])[:, None]
+            C -= rw[:, [m]]
         B = C.T @ ((u[:, l])[:, None] * X)
         H[:m, sl] = B
         H[sl, :m] = B.T
@@ -1033,18 +1113,31 @@ def _hessian_direct(p: _Pieces, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return H
 
 
-def _louis(p: _Pieces, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Observed information by Louis' formula: I_complete - I_missing."""
+def _louis_parts(p: _Pieces, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Complete-data and missing information (Louis 1982), in the flat parameters.
+
+    At a zero weight ``pi_k = 0`` the weight block of both is computed as its limit
+    from inside the simplex: entries containing ``sum_i r_ik / pi_k^2`` are ``+inf``
+    (their difference, the observed information, is finite: see :func:`_louis`).
+    """
     weights, r, mu = p.weights, p.resp, p.mu
     K, q = p.coef.shape
     m = K - 1
     P = m + K * q
     n = X.shape[0]
     u = y[:, None] - mu
+    interior = bool(np.all(weights > 0))
     # Complete-data information  -E[grad^2 log p(y, z | theta) | y].
     Ic = np.zeros((P, P))
-    n_k = r.sum(axis=0)
-    Ic[:m, :m] = np.diag(n_k[:m] / weights[:m] ** 2) + n_k[m] / weights[m] ** 2
+    if interior:
+        n_k = r.sum(axis=0)
+        Ic[:m, :m] = np.diag(n_k[:m] / weights[:m] ** 2) + n_k[m] / weights[m] ** 2
+    else:
+        # n_k / pi_k^2 = sum_i (f_ik / f_i) / pi_k, +inf at pi_k = 0.
+        rw = _density_ratios(p)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = np.where(weights > 0, rw.sum(axis=0) / weights, np.inf)
+        Ic[:m, :m] = np.diag(c[:m]) + c[m]
     for k in range(K):
         sk = slice(m + k * q, m + (k + 1) * q)
         Ic[sk, sk] = X.T @ ((r[:, k] * mu[:, k])[:, None] * X)
@@ -1052,17 +1145,55 @@ def _louis(p: _Pieces, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     # A_k[i] is the complete-data score of observation i if z_i = k.
     second = np.zeros((P, P))
     g = np.zeros((n, P))
+    if interior:
+        for k in range(K):
+            A = np.zeros((n, P))
+            if k < m:
+                A[:, k] = 1.0 / weights[k]
+            else:
+                A[:, :m] = -1.0 / weights[m]
+            A[:, m + k * q : m + (k + 1) * q] = u[:, [k]] * X
+            second += A.T @ (r[:, [k]] * A)
+            g += r[:, [k]] * A
+        return Ic, second - g.T @ g
+    # Boundary: r_ik A_k is finite (its weight part is r_ik / pi_k = f_ik / f_i), and
+    # so is every block of sum_k r_ik A_k A_k^T except the weight block, which equals
+    # that of Ic.
     for k in range(K):
-        A = np.zeros((n, P))
-        if k < m:
-            A[:, k] = 1.0 / weights[k]
+        Ab = np.zeros((n, P))  # beta part of A_k
+        Ab[:, m + k * q : m + (k + 1) * q] = u[:, [k]] * X
+        B = r[:, [k]] * Ab  # r_ik A_k: beta part ...
+        if k < m:  # ... plus the weight part
+            B[:, k] = rw[:, k]
         else:
-            A[:, :m] = -1.0 / weights[m]
-        A[:, m + k * q : m + (k + 1) * q] = u[:, [k]] * X
-        second += A.T @ (r[:, [k]] * A)
-        g += r[:, [k]] * A
-    Im = second - g.T @ g
-    return Ic - Im
+            B[:, :m] = -rw[:, [m]]
+        Bw = B.copy()
+        Bw[:, m:] = 0.0
+        second += Ab.T @ B + Bw.T @ Ab
+        g += B
+    second[:m, :m] = Ic[:m, :m]
+    with np.errstate(invalid="ignore"):
+        Im = second - g.T @ g
+    # Infinite complete-data entries stay +inf (even if g^T g overflowed too).
+    Im[:m, :m][np.isposinf(Ic[:m, :m])] = np.inf
+    return Ic, Im
+
+
+def _louis(p: _Pieces, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Observed information by Louis' formula: I_complete - I_missing.
+
+    At a zero weight the weight blocks of both terms are infinite; their difference
+    is ``W^T W`` (``W_ij = f_ij / f_i - f_iK / f_i``), exactly as in the Hessian.
+    """
+    Ic, Im = _louis_parts(p, X, y)
+    with np.errstate(invalid="ignore"):  # inf - inf in the weight block at pi_k = 0
+        info = Ic - Im
+    if not np.all(p.weights > 0):
+        m = p.weights.size - 1
+        rw = _density_ratios(p)
+        W = rw[:, :m] - rw[:, [m]]
+        info[:m, :m] = W.T @ W
+    return info
 
 
 def loglik_hessian(
@@ -1158,6 +1289,99 @@ def observed_information(
     if method == "hessian":
         return -_hessian_direct(p, X, y)
     return _louis(p, X, y)
+
+
+def complete_information(
+    theta: Any, X: ArrayLike, y: ArrayLike, offset: ArrayLike | None = None
+) -> np.ndarray:
+    r"""Complete-data information ``E[-grad^2 log p(y, z | theta) | y]`` (Louis 1982).
+
+    The expected information of the complete data (counts *and* labels), given the
+    observed counts, in the flat free parameters. It is ``-grad^2_theta Q(theta |
+    theta_old)`` at ``theta_old = theta``:
+
+    .. math::
+
+        I_c = \begin{pmatrix}
+            \operatorname{diag}(n_j / \pi_j^2) + (n_K / \pi_K^2)\, \mathbf 1 \mathbf 1^\top & 0 \\
+            0 & \operatorname{blockdiag}_k \sum_i r_{ik} \lambda_{ik} d_i d_i^\top
+        \end{pmatrix}, \qquad n_k = \sum_i r_{ik}.
+
+    The observed information is ``complete_information - missing_information``
+    (:func:`observed_information` with ``method="louis"``), and the eigenvalues of
+    ``I_c^{-1} I_m`` (the fractions of missing information) govern the speed of EM.
+
+    At a zero weight ``pi_k = 0`` the weight entries containing ``n_k / pi_k^2`` are
+    the limit from inside the simplex, ``+inf`` (``n_k ~ pi_k``); the other entries
+    are finite.
+
+    Parameters
+    ----------
+    theta, X, y, offset
+        As in :func:`loglik`.
+
+    Returns
+    -------
+    ndarray of shape (P, P), ``P = (K - 1) + K q``
+
+    See Also
+    --------
+    missing_information, observed_information
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfit.poisson import (complete_information, missing_information,
+    ...                            observed_information)
+    >>> X = np.ones((3, 1)); y = np.array([0.0, 2.0, 7.0])
+    >>> th = np.array([0.4, 0.0, 2.0])
+    >>> Ic, Im = complete_information(th, X, y), missing_information(th, X, y)
+    >>> bool(np.allclose(Ic - Im, observed_information(th, X, y)))
+    True
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    return _louis_parts(_pieces(theta, X, y, offset), X, y)[0]
+
+
+def missing_information(
+    theta: Any, X: ArrayLike, y: ArrayLike, offset: ArrayLike | None = None
+) -> np.ndarray:
+    r"""Missing information ``sum_i Cov(grad log p(y_i, z_i | theta) | y_i)`` (Louis 1982).
+
+    The information lost by not observing the labels: the sum over observations of
+    the conditional covariance, given ``y_i``, of the complete-data score. Positive
+    semi-definite. ``complete_information - missing_information`` is the observed
+    information.
+
+    At a zero weight ``pi_k = 0`` the weight entries containing ``sum_i r_ik / pi_k^2``
+    are ``+inf`` (see :func:`complete_information`); the others are finite.
+
+    Parameters
+    ----------
+    theta, X, y, offset
+        As in :func:`loglik`.
+
+    Returns
+    -------
+    ndarray of shape (P, P), ``P = (K - 1) + K q``
+
+    See Also
+    --------
+    complete_information, observed_information
+
+    Examples
+    --------
+    One component: no labels are missing.
+
+    >>> import numpy as np
+    >>> from emfit.poisson import missing_information
+    >>> missing_information([0.0], np.ones((2, 1)), [1.0, 3.0]).tolist()
+    [[0.0]]
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    return _louis_parts(_pieces(theta, X, y, offset), X, y)[1]
 
 
 # ========================================================================== family
@@ -1271,8 +1495,10 @@ class PoissonRegressionFamily(MixtureFamily):
         ``"newton"``: each component's weighted Poisson regression is solved by
         Newton/IRLS warm-started from the previous coefficients, with step halving
         (exact EM). ``"gradient"``: ``n_gradient_steps`` gradient-ascent steps with
-        Armijo backtracking (generalised EM). Both never decrease ``Q``, hence
-        never decrease the log-likelihood.
+        Armijo backtracking (generalised EM); much slower than Newton when the
+        components have an intercept (badly conditioned steps; see
+        :class:`PoissonRegressionMixture`). Both never decrease ``Q``, hence never
+        decrease the log-likelihood.
     init : {"random", "residual"}, default="random"
         ``"random"``: responsibilities drawn from a flat Dirichlet distribution, then
         one M-step (weighted fits from the IRLS start). ``"residual"``
@@ -1456,6 +1682,84 @@ class PoissonRegressionFamily(MixtureFamily):
         return int(np.size(params))
 
 
+# ================================================================== inverse information
+#: Relative eigenvalue bound (after diagonal scaling) below which the observed
+#: information counts as singular in :meth:`PoissonRegressionMixture.standard_errors`.
+_SINGULAR_RTOL = 1e-10
+#: Loading on a singular direction above which a parameter counts as affected.
+_LOADING_TOL = 1e-6
+
+
+class _Directions(NamedTuple):
+    """Singular / negative eigen-directions ``V`` of the scaled information, and the
+    scale ``s`` (``info = S A S``, ``S = diag(s)``)."""
+
+    V: np.ndarray
+    s: np.ndarray
+
+
+def _information_inverse(info: np.ndarray) -> tuple[np.ndarray, _Directions | None]:
+    """Inverse of a positive definite observed information, with a check.
+
+    Returns ``(inv(info), None)`` if ``info`` is positive definite and well
+    conditioned after Jacobi scaling (``D^{-1/2} info D^{-1/2}``, ``D = diag(info)``,
+    so that the check does not depend on the units of the covariates): every
+    eigenvalue above ``_SINGULAR_RTOL`` times the largest. Otherwise warns
+    (:class:`SingularInformationWarning`) and returns the pseudo-inverse on the good
+    eigen-directions together with ``bad``, the singular or negative directions
+    (columns, in the scaled coordinates; see :func:`_loads_on`).
+    """
+    P = info.shape[0]
+    if not np.all(np.isfinite(info)):
+        warnings.warn(
+            "the observed information is not finite; standard errors are NaN.",
+            SingularInformationWarning,
+            stacklevel=3,
+        )
+        return np.full((P, P), np.nan), _Directions(np.eye(P), np.ones(P))
+    d = np.diag(info)
+    s = np.sqrt(np.where(d > 0, d, 1.0))
+    A = info / s[:, None] / s[None, :]
+    ev, V = np.linalg.eigh(0.5 * (A + A.T))
+    tol = _SINGULAR_RTOL * max(float(np.abs(ev).max()), np.finfo(float).tiny)
+    bad = ev <= tol
+    if not bad.any():
+        return np.linalg.inv(info), None
+    rank = int((np.abs(ev) > tol).sum())
+    if np.any(ev < -tol):
+        msg = (
+            f"the observed information is not positive definite (smallest scaled "
+            f"eigenvalue {ev[0]:.3g}, largest {ev[-1]:.3g}): the fit is not at a local "
+            "maximum (a saddle point, or EM has not converged)."
+        )
+    else:
+        msg = (
+            f"the observed information is singular (rank {rank} of {P}): some "
+            "parameters are not identifiable from these data (e.g. too few distinct "
+            "covariate values, equal components, a weight of 0 or 1), or the fit is "
+            "not at a strict maximum."
+        )
+    warnings.warn(
+        msg + " The standard errors of the affected parameters are NaN.",
+        SingularInformationWarning,
+        stacklevel=3,
+    )
+    good = ~bad
+    cov = (V[:, good] / ev[good]) @ V[:, good].T / s[:, None] / s[None, :]
+    return cov, _Directions(V[:, bad], s)
+
+
+def _loads_on(bad: _Directions, C: np.ndarray) -> np.ndarray:
+    """Which linear combinations (rows of ``C``) involve a bad direction.
+
+    ``c^T theta`` is estimable iff ``c`` is orthogonal to the null space of the
+    information, i.e. iff ``S^{-1} c`` is orthogonal to the scaled bad directions.
+    """
+    Cs = C / bad.s
+    Cs = Cs / np.linalg.norm(Cs, axis=1, keepdims=True)
+    return np.linalg.norm(Cs @ bad.V, axis=1) > _LOADING_TOL
+
+
 # ================================================================== validation
 def _check_offset(exposure: Any, n: int) -> np.ndarray:
     """``log(exposure)`` after validation; zeros if ``exposure`` is None."""
@@ -1476,10 +1780,20 @@ class PoissonRegressionMixture(BaseEstimator):
     with exposure ``e_i`` (offset ``log e_i``). With ``fit_intercept=False`` and no
     exposure this is the seed's model ``lambda_ki = exp(beta_k x_i)``.
 
-    The model is identifiable only if the components differ (``beta_j != beta_k``),
-    every weight is in ``(0, 1)`` and the covariates vary (enough distinct ``x_i``);
-    even then, only up to a relabelling of the components. Fitted components are
-    therefore returned in a **canonical order**: increasing intercept, ties broken
+    **Identifiability** (on a fixed design; see the book chapter "Identifiability").
+    It always needs distinct components (``(b_j, beta_j) != (b_k, beta_k)``) and
+    every weight in ``(0, 1)``, and holds at best up to a relabelling of the
+    components. Which designs suffice, for one covariate:
+
+    * without intercept (``lambda = exp(beta_k x)``), a single nonzero value of
+      ``x`` suffices (identified up to labels iff ``0 < p < 1`` and
+      ``beta_1 != beta_2``); observations with ``x = 0`` carry no information;
+    * with intercepts, one distinct value of ``x`` never suffices; two distinct
+      values fail when ``p = 1/2`` (the cross-paired lines give the same law) unless
+      the two lines cross at a design point; three or more distinct values suffice
+      (``0 < p < 1``, distinct lines).
+
+    Fitted components are therefore returned in a **canonical order**: increasing intercept, ties broken
     by the first coefficient, then the second, ... (lexicographic order of the rows
     of ``[intercept_, coef_]``; without intercept, of ``coef_``).
 
@@ -1493,7 +1807,14 @@ class PoissonRegressionMixture(BaseEstimator):
         ``"newton"``: exact EM, each component's weighted Poisson regression solved
         by Newton/IRLS (warm-started, with step halving). ``"gradient"``:
         generalised EM, one gradient-ascent step with Armijo backtracking per
-        component and iteration (slow; for teaching). The log-likelihood never
+        component and iteration (slow; for teaching). It can be much slower than
+        Newton when the components have an intercept: the intercept and slope
+        directions are badly conditioned (one step of length
+        ``1 / lambda_max`` barely moves along the flat direction). On the patent
+        data (:func:`emfit.datasets.load_patents`, ``K = 2``, ``x = lgRD``) it takes
+        about 100 times as many iterations as Newton, ~45x the run time (as
+        measured for the book; 20x-45x depending on the start and the machine).
+        Without intercept the two are about as fast. The log-likelihood never
         decreases with either.
     tol : float, default=1e-10
         Stop when the relative change of the total log-likelihood is at most ``tol``.
@@ -1881,6 +2202,31 @@ class PoissonRegressionMixture(BaseEstimator):
         Z = design_matrix(X, self.fit_intercept)
         return observed_information(self._theta(), Z, y_arr, off, method=method)
 
+    def information_parts(
+        self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Complete-data and missing information at the fitted parameters (Louis 1982).
+
+        Same parameter order as :meth:`observed_information`, which equals
+        ``complete - missing`` (its ``method="louis"`` route). See
+        :func:`complete_information` and :func:`missing_information`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        exposure : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        complete : ndarray of shape (P, P)
+        missing : ndarray of shape (P, P)
+        """
+        X, y_arr, off = self._validate(X, y, exposure)
+        Z = design_matrix(X, self.fit_intercept)
+        p = _pieces(self._theta(), Z, y_arr, off)
+        return _louis_parts(p, Z, y_arr)
+
     def standard_errors(
         self,
         X: ArrayLike,
@@ -1912,38 +2258,42 @@ class PoissonRegressionMixture(BaseEstimator):
         dict
             ``"weights"`` (K,), ``"intercept"`` (K,) and ``"coef"`` (K, n_features),
             shaped like the fitted attributes. The intercept entries are 0 when
-            ``fit_intercept=False`` (the intercept is fixed, not estimated). Entries
-            are NaN if the information is singular (e.g. a non-identified fit).
+            ``fit_intercept=False`` (the intercept is fixed, not estimated).
+
+        Warns
+        -----
+        SingularInformationWarning
+            If the observed information is singular (after scaling by its diagonal,
+            an eigenvalue ``<= 1e-10`` times the largest: the parameters are not
+            identifiable from these data, e.g. an intercept and a slope when every
+            ``x_i`` is equal, or the fit is not at a strict maximum) or not positive
+            definite (a saddle point, or EM has not converged). The standard errors
+            of the parameters involved in the singular or negative directions are
+            then NaN; the others come from the pseudo-inverse of the information
+            (an identified parameter's variance does not depend on the
+            non-identified ones).
         """
         info = self.observed_information(X, y, exposure, method=method)
         K, q = self._full_coef().shape
         m = K - 1
         P = info.shape[0]
-        try:
-            cov = np.linalg.inv(info)
-            if not np.all(np.isfinite(cov)):
-                raise np.linalg.LinAlgError
-        except np.linalg.LinAlgError:
-            warnings.warn(
-                "the observed information is singular; standard errors are NaN. "
-                "Is the fit identifiable (distinct components, weights in (0, 1))?",
-                UserWarning,
-                stacklevel=2,
-            )
-            cov = np.full((P, P), np.nan)
-        var = np.diag(cov).copy()
-        if np.any(var < 0):
-            warnings.warn(
-                "the observed information is not positive definite (not a local "
-                "maximum?); the affected standard errors are NaN.",
-                UserWarning,
-                stacklevel=2,
-            )
+        cov, bad = _information_inverse(info)
+        if bad is None:  # positive definite: the plain inverse
+            var = np.diag(cov).copy()
+            cov_pi = cov[:m, :m]
+            var_last = float(cov_pi.sum()) if m else 0.0
+        else:
+            # Standard errors only of the parameters (and of pi_K = 1 - sum pi_j)
+            # that are orthogonal to the singular / negative directions.
+            var = np.diag(cov).copy()
+            var[_loads_on(bad, np.eye(P))] = np.nan
+            c = np.zeros(P)
+            c[:m] = 1.0
+            var_last = float(c @ cov @ c) if m else 0.0
+            if m and _loads_on(bad, c[None, :])[0]:
+                var_last = np.nan
         with np.errstate(invalid="ignore"):
             se = np.sqrt(np.where(var >= 0, var, np.nan))
-        cov_pi = cov[:m, :m]
-        var_last = float(cov_pi.sum()) if m else 0.0
-        with np.errstate(invalid="ignore"):
             se_w = np.append(se[:m], np.sqrt(var_last) if var_last >= 0 else np.nan)
         se_b = se[m:].reshape(K, q)
         if self.fit_intercept:

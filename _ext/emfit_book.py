@@ -1,0 +1,87 @@
+"""Local Sphinx extension of the emfit notes.
+
+Two small jobs that configuration alone cannot do:
+
+1. **Editions.** The environment variable ``EMFIT_EDITION`` chooses the PDF edition:
+   ``instructor`` (default; exercises with solutions, ``emfit-notes.pdf``) or
+   ``student`` (solutions left out, ``emfit-notes-student.pdf``). Both come from the
+   same sources; the Makefile builds both.
+2. **No live-code scripts.** Jupyter Book always loads sphinx-thebe, whose inline
+   configuration names a CDN and is emitted twice on incremental builds (a console
+   error). The book has no live code, so its scripts are dropped from every page.
+3. **Exercise labels in LaTeX.** sphinx-exercise labels an exercise
+   ``exercise:<label>`` in LaTeX, while a ``{ref}`` to it links to
+   ``<docname>:<label>``, which LaTeX prints as "??". We emit the second label too.
+"""
+
+from __future__ import annotations
+
+import os
+
+from sphinx.application import Sphinx
+from sphinx.config import Config
+
+EDITIONS = {
+    "instructor": ("emfit-notes.tex", ""),
+    "student": ("emfit-notes-student.tex", " (student edition)"),
+}
+
+
+def edition() -> str:
+    """The edition named by ``EMFIT_EDITION`` (``instructor`` when unset)."""
+    name = os.environ.get("EMFIT_EDITION", "instructor").strip().lower() or "instructor"
+    if name not in EDITIONS:
+        raise ValueError(f"EMFIT_EDITION must be one of {sorted(EDITIONS)}, got {name!r}")
+    return name
+
+
+def _configure_edition(app: Sphinx, config: Config) -> None:
+    config.hide_solutions = edition() == "student"
+
+
+def _name_latex_document(app: Sphinx, env, docnames) -> None:
+    # Jupyter Book sets latex_documents after Sphinx is initialised, so the edition's
+    # file name and title are applied when reading starts, before anything is written.
+    targetname, suffix = EDITIONS[edition()]
+    documents = []
+    for startdoc, _, title, author, theme, *rest in app.config.latex_documents:
+        if not title.endswith(suffix):
+            title += suffix
+        documents.append((startdoc, targetname, title, author, theme, *rest))
+    app.config.latex_documents = documents
+
+
+def _label_exercises_for_refs(app: Sphinx) -> None:
+    from sphinx_exercise import nodes as exercise_nodes
+
+    def visit(self, node):
+        # The label Sphinx's {ref} links to, next to the one sphinx-exercise writes.
+        self.body.append(self.hypertarget(node.attributes["label"], withdoc=True, anchor=True))
+        original_visit(self, node)
+
+    original_visit = exercise_nodes.visit_exercise_enumerable_node
+    for node_class in (exercise_nodes.exercise_enumerable_node, exercise_nodes.exercise_node):
+        app.add_node(
+            node_class,
+            override=True,
+            latex=(visit, exercise_nodes.depart_exercise_enumerable_node),
+        )
+
+
+def _drop_thebe(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    def is_thebe(asset) -> bool:
+        text = f"{getattr(asset, 'filename', '') or ''} {asset.attributes.get('body', '')}"
+        return "thebe" in text.lower()
+
+    for key in ("script_files", "css_files"):
+        if key in context:
+            context[key] = [asset for asset in context[key] if not is_thebe(asset)]
+
+
+def setup(app: Sphinx) -> dict:
+    app.setup_extension("sphinx_exercise")
+    app.connect("config-inited", _configure_edition, priority=900)
+    app.connect("env-before-read-docs", _name_latex_document)
+    app.connect("html-page-context", _drop_thebe, priority=900)
+    _label_exercises_for_refs(app)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,69 @@
+"""Shared fixtures: the book built once per test session, and a local web server."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+PDF = ROOT / "_build" / "latex" / "emfit-notes.pdf"
+PDF_STUDENT = ROOT / "_build" / "student" / "_build" / "latex" / "emfit-notes-student.pdf"
+CHAPTER = "chapters/p1_sum_of_gaussians.html"
+
+
+def make(target: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["make", "--no-print-directory", target, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+
+
+def tail(proc: subprocess.CompletedProcess, lines: int = 60) -> str:
+    return "\n".join((proc.stdout + proc.stderr).splitlines()[-lines:])
+
+
+@pytest.fixture(scope="session")
+def html_build() -> subprocess.CompletedProcess:
+    return make("html")
+
+
+@pytest.fixture(scope="session")
+def pdf_build(html_build) -> subprocess.CompletedProcess:
+    # After the HTML build, so the notebooks come from the execution cache.
+    return make("pdf")
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass
+
+
+@contextmanager
+def serve(directory: Path):
+    handler = partial(QuietHandler, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def served_site(html_build):
+    assert html_build.returncode == 0, tail(html_build)
+    with serve(HTML) as url:
+        yield url
+
+
