@@ -90,6 +90,8 @@ test: venv tex browser
 
 notebooks: venv
 	$(VENV)/bin/jupyter execute --inplace chapters/*.ipynb
+	@# drop per-cell execution timestamps, which would change on every run
+	$(PY) -c 'import glob, nbformat; [nbformat.write(nb, p) for p in sorted(glob.glob("chapters/*.ipynb")) for nb in [nbformat.read(p, as_version=4)] if [c.metadata.pop("execution", None) for c in nb.cells] is not None]'
 
 serve: html
 	$(PY) -m http.server --bind 127.0.0.1 --directory _build/html 8000

@@ -9,7 +9,10 @@ Two small jobs that configuration alone cannot do:
 2. **No live-code scripts.** Jupyter Book always loads sphinx-thebe, whose inline
    configuration names a CDN and is emitted twice on incremental builds (a console
    error). The book has no live code, so its scripts are dropped from every page.
-3. **Exercise labels in LaTeX.** sphinx-exercise labels an exercise
+3. **API reference.** The fields of a ``NamedTuple`` are already described in its
+   docstring's Attributes section; autodoc's extra "Alias for field number N"
+   entries are skipped.
+4. **Exercise labels in LaTeX.** sphinx-exercise labels an exercise
    ``exercise:<label>`` in LaTeX, while a ``{ref}`` to it links to
    ``<docname>:<label>``, which LaTeX prints as "??". We emit the second label too.
 """
@@ -78,10 +81,18 @@ def _drop_thebe(app: Sphinx, pagename, templatename, context, doctree) -> None:
             context[key] = [asset for asset in context[key] if not is_thebe(asset)]
 
 
+def _skip_namedtuple_aliases(app: Sphinx, what, name, obj, skip, options):
+    doc = getattr(obj, "__doc__", None) or ""
+    if what == "class" and doc.startswith("Alias for field number"):
+        return True
+    return None
+
+
 def setup(app: Sphinx) -> dict:
     app.setup_extension("sphinx_exercise")
     app.connect("config-inited", _configure_edition, priority=900)
     app.connect("env-before-read-docs", _name_latex_document)
     app.connect("html-page-context", _drop_thebe, priority=900)
+    app.connect("autodoc-skip-member", _skip_namedtuple_aliases)
     _label_exercises_for_refs(app)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

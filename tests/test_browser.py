@@ -45,7 +45,9 @@ DOCUMENTS = toc_documents()
 
 
 @pytest.fixture(scope="module")
-def browser(served_site):
+def browser(served_site, pdf_build):
+    # After the PDF build, which copies the handouts into the site for its links.
+    assert pdf_build.returncode == 0, tail(pdf_build)
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(

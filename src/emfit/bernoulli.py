@@ -269,7 +269,7 @@ class BernoulliMixture(BaseEstimator):
         Success probabilities of each component (also available as ``means_``).
     loglik_ : float
         Total log-likelihood of the training data.
-    history_ : ndarray of shape (n_iter_,)
+    history_ : ndarray, one entry per iteration (``n_iter_`` entries)
         Log-likelihood after each EM iteration (``history_[-1] == loglik_``).
     n_iter_ : int
         Iterations of the best restart.

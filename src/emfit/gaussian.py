@@ -1006,7 +1006,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Cholesky factors of ``precisions_`` (upper triangular), same shape.
     loglik_ : float
         Total log-likelihood of the training data at the fitted parameters.
-    history_ : ndarray of shape (n_iter_,)
+    history_ : ndarray, one entry per iteration (``n_iter_`` entries)
         Total log-likelihood after each iteration; ``history_[-1] == loglik_``.
     n_iter_ : int
         Number of iterations of the best restart.

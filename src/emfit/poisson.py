@@ -127,6 +127,26 @@ class SingularInformationWarning(RuntimeWarning):
     or that the fit is not at a strict maximum; a matrix that is not positive
     definite means the fit is not at a local maximum (a saddle point, or EM has not
     converged). The standard errors of the affected parameters are NaN.
+
+    Examples
+    --------
+    With an intercept and a single covariate value, intercept and slope cannot be
+    told apart:
+
+    >>> import warnings
+    >>> import numpy as np
+    >>> from emfit import PoissonRegressionMixture
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.ones((300, 1))
+    >>> y = np.where(rng.random(300) < 0.5, rng.poisson(2.0, 300), rng.poisson(9.0, 300))
+    >>> model = PoissonRegressionMixture(2, random_state=0).fit(X, y)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     se = model.standard_errors(X, y)
+    >>> any(issubclass(w.category, SingularInformationWarning) for w in caught)
+    True
+    >>> bool(np.isnan(se["coef"]).all())
+    True
     """
 
 
@@ -398,6 +418,14 @@ class WeightedPoissonFit(NamedTuple):
         Number of accepted steps.
     converged : bool
         Whether the stopping rule was met (always False for gradient steps).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfit.poisson import fit_weighted_poisson
+    >>> fit = fit_weighted_poisson(np.ones((4, 1)), np.array([1.0, 2.0, 3.0, 2.0]))
+    >>> round(float(np.exp(fit.coef[0])), 6), fit.converged
+    (2.0, True)
     """
 
     coef: np.ndarray
@@ -1846,7 +1874,7 @@ class PoissonRegressionMixture(BaseEstimator):
         Slopes.
     loglik_ : float
         Total log-likelihood of the training data at the fitted parameters.
-    history_ : ndarray of shape (n_iter_,)
+    history_ : ndarray, one entry per iteration (``n_iter_`` entries)
         Log-likelihood after each EM iteration (``history_[-1] == loglik_``).
     n_iter_ : int
         Number of EM iterations of the best restart.
