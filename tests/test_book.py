@@ -46,11 +46,31 @@ def test_student_edition_has_the_exercises_but_no_solutions(pdf_build):
     assert "Solution to Exercise" not in student
 
 
-def test_pdf_contains_the_chapter_figures(pdf_build):
+def notebook_figure_count() -> int:
+    count = 0
+    for notebook in sorted((ROOT / "chapters").glob("*.ipynb")):
+        cells = json.loads(notebook.read_text())["cells"]
+        outputs = [o for c in cells for o in c.get("outputs", [])]
+        count += sum("image/png" in o.get("data", {}) for o in outputs)
+    return count
+
+
+def test_pdfs_contain_every_figure(pdf_build):
     assert pdf_build.returncode == 0, tail(pdf_build)
-    listing = subprocess.run(["pdfimages", "-list", str(PDF)], capture_output=True, text=True)
-    images = [line for line in listing.stdout.splitlines()[2:] if line.strip()]
-    assert len(images) >= 2
+    figures = notebook_figure_count()
+    assert figures >= 15  # the book has this many at least; the PDFs must show them all
+    for pdf in (PDF, PDF_STUDENT):
+        listing = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True)
+        images = [line.split() for line in listing.stdout.splitlines()[2:] if line.strip()]
+        assert sum(row[2] == "image" for row in images) >= figures, pdf.name
+
+
+def test_no_text_runs_off_the_page(pdf_build):
+    assert pdf_build.returncode == 0, tail(pdf_build)
+    for pdf in (PDF, PDF_STUDENT):
+        log = pdf.with_suffix(".log").read_text(errors="ignore")
+        too_wide = [float(w) for w in re.findall(r"Overfull \\hbox \(([0-9.]+)pt too wide\)", log)]
+        assert [w for w in too_wide if w > 1.0] == [], f"{pdf.name}: lines wider than the page"
 
 
 def test_a_raising_notebook_cell_fails_the_build(tmp_path):
