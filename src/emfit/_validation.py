@@ -298,6 +298,15 @@ def check_positive_float(
 __all__ += ["check_binary", "check_counts", "check_exposure"]
 
 
+def _check_vector(values: Any, name: str, n_samples: int | None) -> np.ndarray:
+    """``values`` as a 1-d float64 array (:func:`check_array`) of ``n_samples`` values
+    (any number if None): one value per row of ``X``."""
+    arr = check_array(values, name=name, ndim=1)
+    if n_samples is not None and arr.shape[0] != n_samples:
+        raise ValueError(f"{name} has {arr.shape[0]} values but X has {n_samples} rows.")
+    return arr
+
+
 def check_counts(y: Any, name: str = "y", n_samples: int | None = None) -> np.ndarray:
     """Check that ``y`` is a 1-d array of non-negative integer counts.
 
@@ -330,9 +339,7 @@ def check_counts(y: Any, name: str = "y", n_samples: int | None = None) -> np.nd
         ...
     ValueError: y must contain integer counts; got 1.5.
     """
-    arr = check_array(y, name=name, ndim=1)
-    if n_samples is not None and arr.shape[0] != n_samples:
-        raise ValueError(f"{name} has {arr.shape[0]} values but X has {n_samples} rows.")
+    arr = _check_vector(y, name, n_samples)
     if np.any(arr < 0):
         raise ValueError(f"{name} must contain non-negative counts; got {float(arr.min())!r}.")
     frac = arr != np.floor(arr)
@@ -368,9 +375,7 @@ def check_exposure(exposure: Any, n_samples: int, name: str = "exposure") -> np.
     >>> check_exposure([1, 2.5], 2).tolist()
     [1.0, 2.5]
     """
-    e = check_array(exposure, name=name, ndim=1)
-    if e.shape[0] != n_samples:
-        raise ValueError(f"{name} has {e.shape[0]} values but X has {n_samples} rows.")
+    e = _check_vector(exposure, name, n_samples)
     if np.any(e <= 0):
         raise ValueError(f"{name} must be positive (> 0); got {float(e.min())!r}.")
     return e

@@ -34,6 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator
 
+from ._base import MixtureEstimatorMixin, canonical_order
 from ._validation import (
     check_array,
     check_binary,
@@ -41,7 +42,7 @@ from ._validation import (
     check_positive_int,
     check_random_state,
 )
-from .em import MixtureFamily, RestartResult, fit_em, logsumexp_rows
+from .em import MixtureFamily, logsumexp_rows
 
 __all__ = [
     "BernoulliFamily",
@@ -186,15 +187,15 @@ class BernoulliFamily(MixtureFamily):
         self, data: np.ndarray, n_components: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         n = data.shape[0]
-        if self.init == "random" and data.shape[1] == 1:
+        if self.init != "random":
+            resp = rng.dirichlet(np.ones(n_components), size=n)
+            return bernoulli_m_step(data, resp, self.alpha)
+        if data.shape[1] == 1:
             # One coordinate: data rows take only the values 0 and 1, so seeding from
             # rows would always give the same start (one 0-row and one 1-row) whatever
             # the seed. Use random points of [0, 1] instead, averaged with the mean.
-            u = rng.random((n_components, 1))
-            p = 0.5 * (u + data.mean(axis=0))
-            weights = np.full(n_components, 1.0 / n_components)
-            return weights, np.clip(p, self.alpha, 1.0 - self.alpha)
-        if self.init == "random":
+            seeds = rng.random((n_components, 1))
+        else:
             # k-means++ seeding in Hamming distance: each new row is drawn with
             # probability proportional to its distance to the nearest row already
             # drawn, so identical starting components are avoided when possible.
@@ -205,18 +206,16 @@ class BernoulliFamily(MixtureFamily):
                 i = int(rng.choice(n, p=dist / total)) if total > 0 else int(rng.integers(n))
                 rows.append(i)
                 np.minimum(dist, np.abs(data - data[i]).sum(axis=1), out=dist)
-            p = 0.5 * (data[rows] + data.mean(axis=0))
-            weights = np.full(n_components, 1.0 / n_components)
-            return weights, np.clip(p, self.alpha, 1.0 - self.alpha)
-        resp = rng.dirichlet(np.ones(n_components), size=n)
-        weights, p = bernoulli_m_step(data, resp, self.alpha)
-        return weights, p
+            seeds = data[rows]
+        p = 0.5 * (seeds + data.mean(axis=0))
+        weights = np.full(n_components, 1.0 / n_components)
+        return weights, np.clip(p, self.alpha, 1.0 - self.alpha)
 
     def n_parameters(self, params: np.ndarray) -> int:
         return int(np.size(params))
 
 
-class BernoulliMixture(BaseEstimator):
+class BernoulliMixture(MixtureEstimatorMixin, BaseEstimator):
     r"""Mixture of multivariate Bernoulli distributions fitted by EM.
 
     .. math::
@@ -292,6 +291,9 @@ class BernoulliMixture(BaseEstimator):
     ([0.71, 0.29], [0.2, 0.8])
     """
 
+    _fitted_attribute = "probabilities_"
+    _fit_call = "fit(X)"
+
     def __init__(
         self,
         n_components: int = 2,
@@ -321,16 +323,8 @@ class BernoulliMixture(BaseEstimator):
         return self.probabilities_
 
     def _validate(self, X: Any) -> np.ndarray:
-        if not hasattr(self, "probabilities_"):
-            raise AttributeError(
-                f"This {type(self).__name__} is not fitted yet; call fit(X) first."
-            )
-        X = check_binary(X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but the model was fitted with {self.n_features_in_}."
-            )
-        return X
+        self._check_fitted()
+        return self._check_features(check_binary(X))
 
     def fit(self, X: ArrayLike, y: Any = None) -> BernoulliMixture:
         """Fit the mixture by EM.
@@ -359,33 +353,17 @@ class BernoulliMixture(BaseEstimator):
                 )
             if np.any(params_init <= 0) or np.any(params_init >= 1):
                 raise ValueError("probabilities_init must be strictly between 0 and 1.")
-        fit = fit_em(
-            X,
-            BernoulliFamily(alpha=alpha, init=self.init),
-            K,
-            weights_init=self.weights_init,
-            params_init=params_init,
-            tol=self.tol,
-            max_iter=self.max_iter,
-            n_init=self.n_init,
-            random_state=self.random_state,
-        )
+        family = BernoulliFamily(alpha=alpha, init=self.init)
+        fit = self._fit_em(X, family, K, weights_init=self.weights_init, params_init=params_init)
         p = np.asarray(fit.params)
-        order = np.lexsort(p.T[::-1])
-        self.weights_ = np.asarray(fit.weights)[order]
+        order = canonical_order(p)
+        self._set_fit_result(fit, order)
         self.probabilities_ = p[order].copy()
-        self.loglik_ = float(fit.loglik)
-        self.history_ = np.asarray(fit.history)
-        self.n_iter_ = int(fit.n_iter)
-        self.converged_ = bool(fit.converged)
-        self.restarts_: list[RestartResult] = list(fit.restarts)
         self.n_features_in_ = X.shape[1]
         return self
 
     def _log_joint(self, X: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore"):
-            log_w = np.log(self.weights_)
-        return bernoulli_log_prob(X, self.probabilities_) + log_w
+        return bernoulli_log_prob(X, self.probabilities_) + self._log_weights()
 
     def score_samples(self, X: ArrayLike) -> np.ndarray:
         """Log-likelihood ``log p(x_i)`` of each sample.
@@ -412,7 +390,7 @@ class BernoulliMixture(BaseEstimator):
         -------
         float
         """
-        return float(self.score_samples(X).mean())
+        return super().score(X)
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Responsibilities ``P(z_i = k | x_i)``.
@@ -439,11 +417,10 @@ class BernoulliMixture(BaseEstimator):
         -------
         ndarray of shape (n_samples,), dtype int
         """
-        return self.predict_proba(X).argmax(axis=1)
+        return super().predict(X)
 
-    def _n_parameters(self) -> int:
-        K, d = self.probabilities_.shape
-        return (K - 1) + K * d
+    def _n_component_parameters(self) -> int:
+        return self.probabilities_.size
 
     def bic(self, X: ArrayLike) -> float:
         """Bayesian information criterion ``-2 l + P log n``, ``P = (K-1) + K d``.
@@ -457,8 +434,7 @@ class BernoulliMixture(BaseEstimator):
         float
             Lower is better.
         """
-        ll = self.score_samples(X)
-        return float(-2.0 * ll.sum() + self._n_parameters() * np.log(ll.shape[0]))
+        return super().bic(X)
 
     def aic(self, X: ArrayLike) -> float:
         """Akaike information criterion ``-2 l + 2 P`` (lower is better).
@@ -471,8 +447,7 @@ class BernoulliMixture(BaseEstimator):
         -------
         float
         """
-        ll = self.score_samples(X)
-        return float(-2.0 * ll.sum() + 2.0 * self._n_parameters())
+        return super().aic(X)
 
     def sample(self, n_samples: int = 1, random_state: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Draw samples from the fitted mixture.
@@ -489,10 +464,7 @@ class BernoulliMixture(BaseEstimator):
         labels : ndarray of shape (n_samples,), dtype int
             Component of each sample.
         """
-        if not hasattr(self, "probabilities_"):
-            raise AttributeError(
-                f"This {type(self).__name__} is not fitted yet; call fit(X) first."
-            )
+        self._check_fitted()
         n_samples = check_positive_int(n_samples, "n_samples")
         rng = check_random_state(random_state)
         labels = rng.choice(len(self.weights_), size=n_samples, p=self.weights_)

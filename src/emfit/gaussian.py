@@ -68,13 +68,14 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import ThreadpoolController
 
+from ._base import MixtureEstimatorMixin
 from ._validation import (
     check_array,
     check_positive_float,
     check_positive_int,
     check_random_state,
 )
-from .em import EMFit, MixtureFamily, RestartResult, fit_em
+from .em import EMFit, MixtureFamily
 
 __all__ = [
     "COVARIANCE_TYPES",
@@ -909,6 +910,11 @@ def _overflow_message(variance: float | None) -> str:
     )
 
 
+def _covariance_shape(covariance_type: str, K: int, d: int) -> tuple[int, ...]:
+    """Shape of the covariances (and precisions) of an estimated covariance type."""
+    return {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}[covariance_type]
+
+
 def _covariances_from_precisions_cholesky(pc: np.ndarray, covariance_type: str) -> np.ndarray:
     if covariance_type in ("full", "tied"):
         pcs = pc[None] if covariance_type == "tied" else pc
@@ -942,7 +948,7 @@ def _precisions_cholesky_from_precisions(P: np.ndarray, covariance_type: str, na
 
 
 # ======================================================================= estimator
-class GaussianMixture(DensityMixin, BaseEstimator):
+class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
     """Gaussian mixture model fitted by EM.
 
     A scikit-learn style estimator on top of :func:`emfit.em.fit_em`. It agrees with
@@ -1128,7 +1134,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     "precisions_init cannot be used with covariance_type='fixed': the "
                     "covariance is variance * I and is not estimated."
                 )
-            shape = {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}[kind]
+            shape = _covariance_shape(kind, K, d)
             P = check_array(self.precisions_init, "precisions_init", ndim=len(shape))
             if P.shape != shape:
                 raise ValueError(
@@ -1175,28 +1181,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         elif means is not None and pc is not None:
             covs = _covariances_from_precisions_cholesky(pc, self.covariance_type)
             params_init = GaussianParams(means, covs, pc)
-        fit: EMFit = fit_em(
-            X,
-            family,
-            self.n_components,
-            weights_init=weights,
-            params_init=params_init,
-            tol=float(self.tol),
-            max_iter=int(self.max_iter),
-            n_init=int(self.n_init),
-            random_state=self.random_state,
+        fit: EMFit = self._fit_em(
+            X, family, self.n_components, weights_init=weights, params_init=params_init
         )
         p: GaussianParams = fit.params
-        self.weights_ = fit.weights
+        self._set_fit_result(fit)
         self.means_ = p.means
         self.covariances_ = p.covariances
         self.precisions_cholesky_ = p.precisions_cholesky
         self.precisions_ = self._precisions_from_cholesky(p.precisions_cholesky)
-        self.loglik_ = fit.loglik
-        self.history_ = fit.history
-        self.n_iter_ = fit.n_iter
-        self.converged_ = fit.converged
-        self.restarts_: list[RestartResult] = fit.restarts
         return self
 
     @classmethod
@@ -1272,11 +1265,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         else:
             if covariances is None:
                 raise ValueError(f"covariances are required for covariance_type={covariance_type!r}.")
-            shape = {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}
-            covs = check_array(covariances, "covariances", ndim=len(shape[covariance_type]))
-            if covs.shape != shape[covariance_type]:
+            shape = _covariance_shape(covariance_type, K, d)
+            covs = check_array(covariances, "covariances", ndim=len(shape))
+            if covs.shape != shape:
                 raise ValueError(
-                    f"covariances must have shape {shape[covariance_type]} for "
+                    f"covariances must have shape {shape} for "
                     f"covariance_type={covariance_type!r}; got {covs.shape}."
                 )
         pc = compute_precision_cholesky(covs, covariance_type)
@@ -1321,10 +1314,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self.covariance_type, reg_covar=float(self.reg_covar), variance=self.variance
         )
 
-    def _log_weights(self) -> np.ndarray:
-        with np.errstate(divide="ignore"):
-            return np.log(self.weights_)
-
     def predict_proba(self, X: Any) -> np.ndarray:
         """Responsibilities ``P(component k | x_i)``.
 
@@ -1355,7 +1344,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,), dtype int
         """
-        return self.predict_proba(X).argmax(axis=1)
+        return super().predict(X)
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Log-likelihood of each sample, ``log sum_k pi_k N(x_i | mu_k, Sigma_k)``.
@@ -1384,11 +1373,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         float
         """
-        return float(self.score_samples(X).mean())
+        return super().score(X)
 
-    def _n_parameters(self) -> int:
-        fam = self._family_for_predict()
-        return fam.n_parameters(self._params()) + self.n_components - 1
+    def _n_component_parameters(self) -> int:
+        return self._family_for_predict().n_parameters(self._params())
 
     def bic(self, X: Any) -> float:
         """Bayesian information criterion ``-2 l + p log n`` (lower is better).
@@ -1401,8 +1389,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         float
         """
-        ll = self.score_samples(X)
-        return float(-2.0 * ll.sum() + self._n_parameters() * np.log(ll.shape[0]))
+        return super().bic(X)
 
     def aic(self, X: Any) -> float:
         """Akaike information criterion ``-2 l + 2 p`` (lower is better).
@@ -1415,8 +1402,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         float
         """
-        ll = self.score_samples(X)
-        return float(-2.0 * ll.sum() + 2.0 * self._n_parameters())
+        return super().aic(X)
 
     def sample(self, n_samples: int = 1, random_state: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Draw samples from the fitted mixture.
@@ -1445,8 +1431,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if kind in ("full", "tied"):
                 cov = self.covariances_[k] if kind == "full" else self.covariances_
                 out.append(self.means_[k] + z @ np.linalg.cholesky(cov).T)
-            elif kind == "diag":
-                out.append(self.means_[k] + z * np.sqrt(self.covariances_[k]))
             else:
                 out.append(self.means_[k] + z * np.sqrt(self.covariances_[k]))
         labels = np.repeat(np.arange(K), counts)

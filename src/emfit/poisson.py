@@ -66,6 +66,7 @@ from scipy.special import gammaln
 from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
+from ._base import MixtureEstimatorMixin, canonical_order
 from ._validation import (
     check_array,
     check_counts,
@@ -74,7 +75,7 @@ from ._validation import (
     check_positive_int,
     check_random_state,
 )
-from .em import MixtureFamily, RestartResult, e_step, fit_em, logsumexp_rows
+from .em import MixtureFamily, e_step, logsumexp_rows
 
 __all__ = [
     "ETA_MAX",
@@ -183,6 +184,16 @@ def _offset(offset: ArrayLike | None, n: int) -> np.ndarray:
     if offset is None:
         return np.zeros(n)
     return np.broadcast_to(np.asarray(offset, dtype=np.float64), (n,))
+
+
+def _weights(weights: ArrayLike | None, n: int) -> np.ndarray:
+    """Observation weights; one for each of the ``n`` observations by default."""
+    return np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+
+
+def _float_arrays(*arrays: ArrayLike) -> tuple[np.ndarray, ...]:
+    """Each argument as a float64 array (the array itself if it already is one)."""
+    return tuple(np.asarray(a, dtype=np.float64) for a in arrays)
 
 
 def _eta(X: np.ndarray, beta: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -330,9 +341,8 @@ def weighted_poisson_loglik(
     ...                 poisson.logpmf(y, np.exp(0.5)).sum()))
     True
     """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    X, y = _float_arrays(X, y)
+    w = _weights(weights, len(y))
     eta = _eta(X, np.asarray(beta, dtype=np.float64), _offset(offset, len(y)))
     return float(w @ (_neg_deviance(y, np.exp(eta)) + log_pmf_constant(y)))
 
@@ -362,9 +372,8 @@ def weighted_poisson_gradient(
     >>> weighted_poisson_gradient([0.0], np.ones((2, 1)), [1.0, 3.0]).tolist()
     [2.0]
     """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    X, y = _float_arrays(X, y)
+    w = _weights(weights, len(y))
     mu = np.exp(_eta(X, np.asarray(beta, dtype=np.float64), _offset(offset, len(y))))
     return X.T @ (w * (y - mu))
 
@@ -400,7 +409,7 @@ def weighted_poisson_hessian(
     """
     X = np.asarray(X, dtype=np.float64)
     n = X.shape[0]
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = _weights(weights, n)
     mu = np.exp(_eta(X, np.asarray(beta, dtype=np.float64), _offset(offset, n)))
     return -(X.T @ ((w * mu)[:, None] * X))
 
@@ -461,6 +470,16 @@ def _neg_hessian(XT: np.ndarray, v: np.ndarray, XX: np.ndarray | None) -> np.nda
     return H
 
 
+def _weighted_arrays(
+    X: ArrayLike, y: ArrayLike, offset: ArrayLike | None, weights: ArrayLike | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(XT, y, offset, weights)`` as the solvers take them: the transposed design
+    matrix (q, n), float counts, and the offset (0) and weights (1) by default."""
+    XT = np.ascontiguousarray(np.asarray(X, dtype=np.float64).T)
+    y = np.asarray(y, dtype=np.float64)
+    return XT, y, _offset(offset, len(y)), _weights(weights, len(y))
+
+
 def _irls_start(XT: np.ndarray, y: np.ndarray, offset: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Textbook IRLS start: one weighted least-squares step from ``mu = (y + ybar) / 2``."""
     sw = w.sum()
@@ -470,6 +489,28 @@ def _irls_start(XT: np.ndarray, y: np.ndarray, offset: np.ndarray, w: np.ndarray
     ww = w * mu0
     H = (XT * ww) @ XT.T
     return _solve_pd(H, XT @ (ww * z))
+
+
+def _objective(
+    XT: np.ndarray,
+    y: np.ndarray,
+    offset: np.ndarray,
+    w: np.ndarray,
+    beta: np.ndarray,
+    stable: bool,
+    eta: np.ndarray | None = None,
+    mu: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(eta, mu, L)`` at ``beta``: the clipped linear predictor, ``mu = exp(eta)`` and
+    the objective ``L = sum w (y eta - exp(eta))`` of :func:`_newton` and
+    :func:`_gradient_steps`, computed by :func:`_kernel` (``stable`` chooses the form,
+    so ``L`` leaves out the ``y``-only terms). ``eta`` and ``mu`` may be passed if
+    already known."""
+    if eta is None:
+        eta = _eta_t(XT, beta, offset)
+    if mu is None:
+        mu = np.exp(eta)
+    return eta, mu, float(w @ _kernel(y, eta, mu, stable))
 
 
 def _newton(
@@ -500,12 +541,8 @@ def _newton(
     :func:`_kernel` (``stable`` chooses the form), so ``loglik`` leaves out the
     ``y``-only terms.
     """
-    if eta is None:
-        eta = _eta_t(XT, beta, offset)
-    if mu is None:
-        mu = np.exp(eta)
+    eta, mu, L = _objective(XT, y, offset, w, beta, stable, eta, mu)
     wy = w * y
-    L = float(w @ _kernel(y, eta, mu, stable))
     n_iter = 0
     converged = False
     for _ in range(max_iter):
@@ -525,9 +562,7 @@ def _newton(
         t = 1.0
         for _ in range(60):
             beta_new = beta + t * delta
-            eta_new = _eta_t(XT, beta_new, offset)
-            mu_new = np.exp(eta_new)
-            L_new = float(w @ _kernel(y, eta_new, mu_new, stable))
+            eta_new, mu_new, L_new = _objective(XT, y, offset, w, beta_new, stable)
             if L_new >= L:
                 break
             t *= 0.5
@@ -538,8 +573,7 @@ def _newton(
         n_iter += 1
     if eta is None:  # the last step was taken without re-evaluating L
         if need_loglik:
-            eta = _eta_t(XT, beta, offset)
-            L = float(w @ _kernel(y, eta, np.exp(eta), stable))
+            L = _objective(XT, y, offset, w, beta, stable)[2]
         else:
             L = float("nan")
     return WeightedPoissonFit(beta, L, n_iter, converged)
@@ -595,10 +629,7 @@ def fit_weighted_poisson(
     >>> fit_weighted_poisson(design_matrix(x[:, None]), y).coef.round(1).tolist()
     [1.0, 2.0]
     """
-    XT = np.ascontiguousarray(np.asarray(X, dtype=np.float64).T)
-    y = np.asarray(y, dtype=np.float64)
-    off = _offset(offset, len(y))
-    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    XT, y, off, w = _weighted_arrays(X, y, offset, weights)
     if coef_init is None:
         beta = _irls_start(XT, y, off, w)
     else:
@@ -625,12 +656,8 @@ def _gradient_steps(
 
     The objective is computed by :func:`_kernel` (see :func:`_newton`).
     """
-    if eta is None:
-        eta = _eta_t(XT, beta, offset)
-    if mu is None:
-        mu = np.exp(eta)
+    eta, mu, L = _objective(XT, y, offset, w, beta, stable, eta, mu)
     wy = w * y
-    L = float(w @ _kernel(y, eta, mu, stable))
     n_iter = 0
     for _ in range(n_steps):
         wmu = w * mu
@@ -644,9 +671,7 @@ def _gradient_steps(
         t = 1.0 / lam_max if lam_max > 0 else 1.0
         for _ in range(60):
             beta_new = beta + t * g
-            eta_new = _eta_t(XT, beta_new, offset)
-            mu_new = np.exp(eta_new)
-            L_new = float(w @ _kernel(y, eta_new, mu_new, stable))
+            eta_new, mu_new, L_new = _objective(XT, y, offset, w, beta_new, stable)
             if L_new >= L + armijo * t * gg:
                 break
             t *= 0.5
@@ -701,10 +726,7 @@ def gradient_ascent_poisson(
     >>> bool(weighted_poisson_loglik(fit.coef, X, y) > weighted_poisson_loglik([0.0], X, y))
     True
     """
-    XT = np.ascontiguousarray(np.asarray(X, dtype=np.float64).T)
-    y = np.asarray(y, dtype=np.float64)
-    off = _offset(offset, len(y))
-    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    XT, y, off, w = _weighted_arrays(X, y, offset, weights)
     beta = np.zeros(XT.shape[0]) if coef_init is None else np.array(coef_init, dtype=float)
     res = _gradient_steps(XT, y, off, w, beta, n_steps=n_steps, armijo=armijo)
     return res._replace(loglik=weighted_poisson_loglik(res.coef, X, y, off, w))
@@ -737,8 +759,7 @@ def component_log_prob(
     >>> component_log_prob([[0.0], [1.0]], np.ones((1, 1)), [0]).round(4).tolist()
     [[-1.0, -2.7183]]
     """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    X, y = _float_arrays(X, y)
     coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
     eta = _eta(X, coef.T, _offset(offset, len(y)))
     return _neg_deviance(y[:, None], np.exp(eta)) + log_pmf_constant(y)[:, None]
@@ -849,8 +870,7 @@ class _Pieces(NamedTuple):
 
 
 def _pieces(theta: Any, X: ArrayLike, y: ArrayLike, offset: ArrayLike | None) -> _Pieces:
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    X, y = _float_arrays(X, y)
     weights, coef = _parts(theta, X.shape[1])
     eta = _eta(X, coef.T, _offset(offset, len(y)))
     mu = np.exp(eta)
@@ -888,8 +908,7 @@ def loglik(theta: Any, X: ArrayLike, y: ArrayLike, offset: ArrayLike | None = No
     >>> bool(np.isclose(ll, np.log(0.5 * poisson.pmf(2, 1) + 0.5 * poisson.pmf(2, np.e))))
     True
     """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    X, y = _float_arrays(X, y)
     weights, coef = _parts(theta, X.shape[1])
     log_prob = component_log_prob(coef, X, y, offset)
     return float(logsumexp_rows(log_prob + _log(weights)).sum())
@@ -981,8 +1000,7 @@ def loglik_gradient(
     >>> loglik_gradient([1.0, 1.0, 2.0], np.ones((3, 1)), [0.0, 1.0, 5.0]).round(3).tolist()
     [1.575, -2.155, 0.0]
     """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    X, y = _float_arrays(X, y)
     p = _pieces(theta, X, y, offset)
     if np.all(p.weights > 0):
         return _score_from(p.resp, p.resp, p.weights, p.mu, X, y)
@@ -1033,8 +1051,7 @@ def q_function(
     >>> bool(q_function(th, th, X, y) <= loglik(th, X, y))
     True
     """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    X, y = _float_arrays(X, y)
     resp = _pieces(theta_old, X, y, offset).resp
     weights, coef = _parts(theta, X.shape[1])
     a = component_log_prob(coef, X, y, offset) + _log(weights)
@@ -1095,8 +1112,7 @@ def q_gradient(
     >>> bool(np.allclose(q_gradient(th, th, X, y), loglik_gradient(th, X, y)))
     True
     """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    X, y = _float_arrays(X, y)
     resp = _pieces(theta_old, X, y, offset).resp
     weights, coef = _parts(theta, X.shape[1])
     mu = np.exp(_eta(X, coef.T, _offset(offset, len(y))))
@@ -1257,8 +1273,7 @@ def loglik_hessian(
     >>> loglik_hessian([0.0], np.ones((2, 1)), [1.0, 3.0]).tolist()  # K = 1: -sum lambda
     [[-2.0]]
     """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    X, y = _float_arrays(X, y)
     return _hessian_direct(_pieces(theta, X, y, offset), X, y)
 
 
@@ -1311,8 +1326,7 @@ def observed_information(
     """
     if method not in ("hessian", "louis"):
         raise ValueError(f"method must be 'hessian' or 'louis'; got {method!r}.")
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    X, y = _float_arrays(X, y)
     p = _pieces(theta, X, y, offset)
     if method == "hessian":
         return -_hessian_direct(p, X, y)
@@ -1367,8 +1381,7 @@ def complete_information(
     >>> bool(np.allclose(Ic - Im, observed_information(th, X, y)))
     True
     """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    X, y = _float_arrays(X, y)
     return _louis_parts(_pieces(theta, X, y, offset), X, y)[0]
 
 
@@ -1407,8 +1420,7 @@ def missing_information(
     >>> missing_information([0.0], np.ones((2, 1)), [1.0, 3.0]).tolist()
     [[0.0]]
     """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    X, y = _float_arrays(X, y)
     return _louis_parts(_pieces(theta, X, y, offset), X, y)[1]
 
 
@@ -1617,36 +1629,36 @@ class PoissonRegressionFamily(MixtureFamily):
                 continue
             eta_k = None if eta is None else eta[k]
             mu_k = None if mu is None else mu[k]
-            if self.m_step_method == "newton":
-                res = _newton(
-                    data.XT,
-                    data.y,
-                    data.offset,
-                    resp_t[k],
-                    new[k],
-                    eta_k,
-                    mu_k,
-                    tol=self.newton_tol,
-                    max_iter=self.newton_max_iter,
-                    need_loglik=False,
-                    XX=data.XX,
-                    stable=data.stable,
-                )
-            else:
-                res = _gradient_steps(
-                    data.XT,
-                    data.y,
-                    data.offset,
-                    resp_t[k],
-                    new[k],
-                    eta_k,
-                    mu_k,
-                    n_steps=self.n_gradient_steps,
-                    XX=data.XX,
-                    stable=data.stable,
-                )
-            new[k] = res.coef
+            new[k] = self._component_update(
+                data, resp_t[k], new[k], eta_k, mu_k, method=self.m_step_method
+            )
         return new
+
+    def _component_update(
+        self,
+        data: PoissonRegressionData,
+        w: np.ndarray,
+        beta: np.ndarray,
+        eta: np.ndarray | None = None,
+        mu: np.ndarray | None = None,
+        *,
+        method: str,
+    ) -> np.ndarray:
+        """One component's weighted Poisson regression, from ``beta`` with weights ``w``:
+        solved by Newton (``method="newton"``) or ``n_gradient_steps`` gradient steps."""
+        args = (data.XT, data.y, data.offset, w, beta, eta, mu)
+        if method == "newton":
+            return _newton(
+                *args,
+                tol=self.newton_tol,
+                max_iter=self.newton_max_iter,
+                need_loglik=False,
+                XX=data.XX,
+                stable=data.stable,
+            ).coef
+        return _gradient_steps(
+            *args, n_steps=self.n_gradient_steps, XX=data.XX, stable=data.stable
+        ).coef
 
     def m_step(
         self, data: PoissonRegressionData, resp: np.ndarray, params: np.ndarray
@@ -1688,18 +1700,7 @@ class PoissonRegressionFamily(MixtureFamily):
         for k in range(n_components):
             w = np.ascontiguousarray(resp[:, k])
             start = _irls_start(data.XT, data.y, data.offset, w)
-            coef[k] = _newton(
-                data.XT,
-                data.y,
-                data.offset,
-                w,
-                start,
-                tol=self.newton_tol,
-                max_iter=self.newton_max_iter,
-                need_loglik=False,
-                XX=data.XX,
-                stable=data.stable,
-            ).coef
+            coef[k] = self._component_update(data, w, start, method="newton")
         weights = resp.mean(axis=0)
         return weights / weights.sum(), coef
 
@@ -1797,7 +1798,7 @@ def _check_offset(exposure: Any, n: int) -> np.ndarray:
 
 
 # ================================================================== estimator
-class PoissonRegressionMixture(BaseEstimator):
+class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
     r"""Finite mixture of Poisson regressions fitted by EM.
 
     .. math::
@@ -1904,6 +1905,9 @@ class PoissonRegressionMixture(BaseEstimator):
     ([1.0, 2.0], [0.3, 0.7])
     """
 
+    _fitted_attribute = "coef_"
+    _fit_call = "fit(X, y)"
+
     def __init__(
         self,
         n_components: int = 2,
@@ -1938,25 +1942,29 @@ class PoissonRegressionMixture(BaseEstimator):
         X = check_array(X, name="X", ndim=2)
         if not fitting:
             self._check_fitted()
-            if X.shape[1] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {X.shape[1]} features, but the model was fitted with "
-                    f"{self.n_features_in_}."
-                )
+            self._check_features(X)
         n = X.shape[0]
         y_arr = None if y is None else check_counts(y, "y", n)
         return X, y_arr, _check_offset(exposure, n)
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "coef_"):
-            raise AttributeError(
-                f"This {type(self).__name__} is not fitted yet; call fit(X, y) first."
-            )
+    def _design(
+        self, X: Any, y: Any | None, exposure: Any
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Design matrix, counts and offset of new data, validated for the fitted model."""
+        X, y_arr, offset = self._validate(X, y, exposure)
+        return design_matrix(X, self.fit_intercept), y_arr, offset
 
     def _full_coef(self) -> np.ndarray:
         if self.fit_intercept:
             return np.column_stack([self.intercept_, self.coef_])
         return self.coef_
+
+    def _split_intercept(self, full: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inverse of :meth:`_full_coef`: ``(intercepts, slopes)`` from a (K, q) array
+        on the design matrix (intercepts 0 when ``fit_intercept=False``)."""
+        if self.fit_intercept:
+            return full[:, 0].copy(), full[:, 1:].copy()
+        return np.zeros(full.shape[0]), full.copy()
 
     def _theta(self) -> tuple[np.ndarray, np.ndarray]:
         return self.weights_, self._full_coef()
@@ -2021,39 +2029,19 @@ class PoissonRegressionMixture(BaseEstimator):
         # cost synchronisation (and are very slow on a busy machine), as in
         # scikit-learn's KMeans.
         with threadpool_limits(limits=1, user_api="blas"):
-            fit = fit_em(
-                data,
-                family,
-                K,
-                weights_init=self.weights_init,
-                params_init=params_init,
-                tol=self.tol,
-                max_iter=self.max_iter,
-                n_init=self.n_init,
-                random_state=self.random_state,
+            fit = self._fit_em(
+                data, family, K, weights_init=self.weights_init, params_init=params_init
             )
         coef = np.asarray(fit.params)
-        order = np.lexsort(coef.T[::-1])
-        coef = coef[order]
-        self.weights_ = np.asarray(fit.weights)[order]
-        if self.fit_intercept:
-            self.intercept_ = coef[:, 0].copy()
-            self.coef_ = coef[:, 1:].copy()
-        else:
-            self.intercept_ = np.zeros(K)
-            self.coef_ = coef.copy()
-        self.loglik_ = float(fit.loglik)
-        self.history_ = np.asarray(fit.history)
-        self.n_iter_ = int(fit.n_iter)
-        self.converged_ = bool(fit.converged)
-        self.restarts_: list[RestartResult] = list(fit.restarts)
+        order = canonical_order(coef)
+        self._set_fit_result(fit, order)
+        self.intercept_, self.coef_ = self._split_intercept(coef[order])
         self.n_features_in_ = X.shape[1]
         return self
 
     # ------------------------------------------------------------------ inference
-    def _log_joint(self, X: np.ndarray, y: np.ndarray, offset: np.ndarray) -> np.ndarray:
-        Z = design_matrix(X, self.fit_intercept)
-        return component_log_prob(self._full_coef(), Z, y, offset) + _log(self.weights_)
+    def _log_joint(self, Z: np.ndarray, y: np.ndarray, offset: np.ndarray) -> np.ndarray:
+        return component_log_prob(self._full_coef(), Z, y, offset) + self._log_weights()
 
     def score_samples(
         self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None
@@ -2070,8 +2058,7 @@ class PoissonRegressionMixture(BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        X, y_arr, off = self._validate(X, y, exposure)
-        return logsumexp_rows(self._log_joint(X, y_arr, off))
+        return logsumexp_rows(self._log_joint(*self._design(X, y, exposure)))
 
     def score(self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None) -> float:
         """Mean log-likelihood per sample.
@@ -2086,7 +2073,7 @@ class PoissonRegressionMixture(BaseEstimator):
         -------
         float
         """
-        return float(self.score_samples(X, y, exposure).mean())
+        return super().score(X, y, exposure)
 
     def predict_proba(
         self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None
@@ -2104,8 +2091,7 @@ class PoissonRegressionMixture(BaseEstimator):
         ndarray of shape (n_samples, n_components)
             Rows sum to one; columns in the canonical component order.
         """
-        X, y_arr, off = self._validate(X, y, exposure)
-        return _softmax_rows(self._log_joint(X, y_arr, off))
+        return _softmax_rows(self._log_joint(*self._design(X, y, exposure)))
 
     def predict(self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None) -> np.ndarray:
         """Most probable component of each sample (argmax of :meth:`predict_proba`).
@@ -2120,7 +2106,7 @@ class PoissonRegressionMixture(BaseEstimator):
         -------
         ndarray of shape (n_samples,), dtype int
         """
-        return self.predict_proba(X, y, exposure).argmax(axis=1)
+        return super().predict(X, y, exposure)
 
     def predict_mean(self, X: ArrayLike, exposure: ArrayLike | None = None) -> np.ndarray:
         """Mixture mean ``E[y | x] = sum_k pi_k e exp(b_k + x^T beta_k)``.
@@ -2134,13 +2120,11 @@ class PoissonRegressionMixture(BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        X, _, off = self._validate(X, None, exposure)
-        Z = design_matrix(X, self.fit_intercept)
+        Z, _, off = self._design(X, None, exposure)
         return np.exp(_eta(Z, self._full_coef().T, off)) @ self.weights_
 
-    def _n_parameters(self) -> int:
-        K, q = self._full_coef().shape
-        return (K - 1) + K * q
+    def _n_component_parameters(self) -> int:
+        return self._full_coef().size
 
     def bic(self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None) -> float:
         """Bayesian information criterion ``-2 l + P log n`` (lower is better).
@@ -2157,8 +2141,7 @@ class PoissonRegressionMixture(BaseEstimator):
         -------
         float
         """
-        ll = self.score_samples(X, y, exposure)
-        return float(-2.0 * ll.sum() + self._n_parameters() * np.log(ll.shape[0]))
+        return super().bic(X, y, exposure)
 
     def aic(self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None) -> float:
         """Akaike information criterion ``-2 l + 2 P`` (lower is better).
@@ -2173,8 +2156,7 @@ class PoissonRegressionMixture(BaseEstimator):
         -------
         float
         """
-        ll = self.score_samples(X, y, exposure)
-        return float(-2.0 * ll.sum() + 2.0 * self._n_parameters())
+        return super().aic(X, y, exposure)
 
     def sample(
         self, X: ArrayLike, exposure: ArrayLike | None = None, random_state: Any = None
@@ -2194,11 +2176,11 @@ class PoissonRegressionMixture(BaseEstimator):
         labels : ndarray of shape (n_samples,), dtype int
             Component of each draw.
         """
-        X, _, off = self._validate(X, None, exposure)
+        Z, _, off = self._design(X, None, exposure)
+        n = Z.shape[0]
         rng = check_random_state(random_state)
-        labels = rng.choice(self.n_components, size=X.shape[0], p=self.weights_)
-        Z = design_matrix(X, self.fit_intercept)
-        eta = _eta(Z, self._full_coef().T, off)[np.arange(X.shape[0]), labels]
+        labels = rng.choice(self.n_components, size=n, p=self.weights_)
+        eta = _eta(Z, self._full_coef().T, off)[np.arange(n), labels]
         return rng.poisson(np.exp(eta)).astype(np.int64), labels
 
     # ------------------------------------------------------------------ information
@@ -2226,8 +2208,7 @@ class PoissonRegressionMixture(BaseEstimator):
         -------
         ndarray of shape (P, P)
         """
-        X, y_arr, off = self._validate(X, y, exposure)
-        Z = design_matrix(X, self.fit_intercept)
+        Z, y_arr, off = self._design(X, y, exposure)
         return observed_information(self._theta(), Z, y_arr, off, method=method)
 
     def information_parts(
@@ -2250,8 +2231,7 @@ class PoissonRegressionMixture(BaseEstimator):
         complete : ndarray of shape (P, P)
         missing : ndarray of shape (P, P)
         """
-        X, y_arr, off = self._validate(X, y, exposure)
-        Z = design_matrix(X, self.fit_intercept)
+        Z, y_arr, off = self._design(X, y, exposure)
         p = _pieces(self._theta(), Z, y_arr, off)
         return _louis_parts(p, Z, y_arr)
 
@@ -2323,7 +2303,5 @@ class PoissonRegressionMixture(BaseEstimator):
         with np.errstate(invalid="ignore"):
             se = np.sqrt(np.where(var >= 0, var, np.nan))
             se_w = np.append(se[:m], np.sqrt(var_last) if var_last >= 0 else np.nan)
-        se_b = se[m:].reshape(K, q)
-        if self.fit_intercept:
-            return {"weights": se_w, "intercept": se_b[:, 0].copy(), "coef": se_b[:, 1:].copy()}
-        return {"weights": se_w, "intercept": np.zeros(K), "coef": se_b.copy()}
+        se_b, se_c = self._split_intercept(se[m:].reshape(K, q))
+        return {"weights": se_w, "intercept": se_b, "coef": se_c}
