@@ -53,10 +53,10 @@ define need_debian
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "==> installing $(1) from Debian packages (missing:$$missing)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(3) >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(3) >/dev/null; \
 	  else \
 	    echo "Missing:$$missing. Run as root:"; \
-	    echo "  apt-get update && apt-get install -y --no-install-recommends $(3)"; exit 1; \
+	    echo "  apt-get update && apt-get install -y $(3)"; exit 1; \
 	  fi; \
 	fi
 endef
