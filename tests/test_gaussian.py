@@ -410,3 +410,42 @@ def test_predict_checks_features_and_fitted():
         gm.predict(np.ones((4, 3)))
     with pytest.raises(ValueError, match="X contains NaN"):
         gm.score_samples(np.full((2, 2), np.nan))
+
+
+# ------------------------------------------------- regularisation and monotonicity
+def test_reg_covar_can_lower_the_likelihood_without_a_false_alarm():
+    # Adding reg_covar to the covariance maximising Q is scikit-learn's M-step, but it
+    # is not a maximiser of Q, so EM's monotonicity does not hold: on Old Faithful
+    # from a poor start the log-likelihood drops slightly. No decrease warning then.
+    from emfit.datasets import load_faithful
+
+    X = load_faithful()
+    start = dict(means_init=[[2.0, 60.0], [2.2, 62.0]], random_state=0, tol=1e-12, max_iter=500)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a LikelihoodDecreaseWarning would fail here
+        regularised = GaussianMixture(2, reg_covar=1e-3, **start).fit(X)
+    assert np.diff(regularised.history_).min() < 0
+    exact = GaussianMixture(2, reg_covar=0.0, **start).fit(X)
+    assert np.all(np.diff(exact.history_) > 0)
+
+
+def test_exact_em_is_checked_for_decreases():
+    from emfit.em import LikelihoodDecreaseWarning, fit_em
+    from emfit.gaussian import GaussianFamily
+
+    assert GaussianFamily("full", reg_covar=0.0).exact_m_step
+    assert not GaussianFamily("full", reg_covar=1e-6).exact_m_step
+    assert GaussianFamily("fixed", reg_covar=1e-6, variance=1.0).exact_m_step
+
+    class Shrinking(GaussianFamily):
+        """An M-step that shifts the means off the maximiser: it lowers the likelihood."""
+
+        def em_step(self, data, log_weights, params, *, update=True):
+            ll, resp_sum, new = super().em_step(data, log_weights, params, update=update)
+            if new is not None:
+                new.means[:] += 0.3
+            return ll, resp_sum, new
+
+    X = np.r_[np.linspace(9, 11, 20), np.linspace(19, 21, 20)][:, None]
+    with pytest.warns(LikelihoodDecreaseWarning, match="decreased at iteration"):
+        fit_em(X, Shrinking("spherical", reg_covar=0.0), 2, random_state=0, max_iter=5, tol=0.0)

@@ -94,7 +94,7 @@ def load_patents() -> dict[str, np.ndarray]:
         Keys in the order of :data:`PATENT_COLUMNS`, each an array of shape (70,):
 
         - ``"Company"`` (str): company name, trailing blanks stripped;
-        - ``"Patents"`` (int64): number of patents granted;
+        - ``"Patents"`` (int64): number of patents;
         - ``"RDS"`` (float64): R&D spending per sales;
         - ``"lgRD"`` (float64): log of R&D spending (millions of dollars).
 

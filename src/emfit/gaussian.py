@@ -786,6 +786,9 @@ class GaussianFamily(MixtureFamily[GaussianParams]):
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
         self.variance = variance
+        # Adding reg_covar to the diagonal is scikit-learn's M-step, but not the
+        # maximiser of Q: the log-likelihood may then drop slightly (see emfit.em).
+        self.exact_m_step = reg_covar == 0 or covariance_type == "fixed"
         self.init_params = init_params
         self.means_init = means_init
         self.precisions_cholesky_init = precisions_cholesky_init
@@ -981,7 +984,11 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
         (to every variance for diag and spherical), so a component collapsing onto a
         point keeps a covariance of at least ``reg_covar``. If a covariance still fails
         to be positive definite, fit raises a ValueError asking to increase
-        ``reg_covar`` or scale the data. Not used by ``"fixed"``.
+        ``reg_covar`` or scale the data. Not used by ``"fixed"``. As in scikit-learn,
+        the M-step adds ``reg_covar`` to the maximiser of ``Q``; the result is not
+        itself a maximiser, so with ``reg_covar > 0`` the log-likelihood can decrease
+        by a tiny amount between iterations and the driver's monotonicity check is
+        off. ``reg_covar=0`` gives exact EM, checked at every iteration.
     max_iter : int, default=1000
         Maximum number of EM iterations (M-steps) per restart.
     n_init : int, default=1
