@@ -262,7 +262,7 @@ def test_collapsing_component_is_regularised(kind):
     rng = np.random.default_rng(6)
     X = np.r_[rng.normal(size=(50, 2)), np.zeros((6, 2))]
     means_init = np.array([[1.0, 1.0], [0.0, 0.0]])
-    gm = model(kind, 2, means_init=means_init, reg_covar=1e-6).fit(X)
+    gm = model(kind, 2, means_init=means_init, reg_covar=1e-6, random_state=0).fit(X)
     assert np.all(np.isfinite(gm.covariances_)) and np.isfinite(gm.loglik_)
     if kind != "tied":
         assert np.min(gm.covariances_.reshape(2, -1)) >= 1e-6 * (1 - 1e-9) or kind == "full"
