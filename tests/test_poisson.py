@@ -8,6 +8,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from numdiff import central_diff, rel_err
 from scipy.special import gammaln
 from scipy.stats import poisson
 from sklearn.base import clone
@@ -51,21 +52,6 @@ def problem(seed: int, n: int = 300, K: int = 2, p: int = 1, exposure: bool = Tr
     # A theta near, but not at, the truth.
     theta = pack_theta(0.8 * weights + 0.2 / K, coef + rng.normal(scale=0.1, size=coef.shape))
     return X, y, offset, theta
-
-
-def central_diff(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    """Central finite differences of f (scalar or vector valued) at x, column j = d/dx_j."""
-    cols = []
-    for j in range(x.size):
-        step = h * max(1.0, abs(x[j]))
-        e = np.zeros_like(x)
-        e[j] = step
-        cols.append((np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * step))
-    return np.stack(cols, axis=-1)
-
-
-def rel_err(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
 # ------------------------------------------------------------------ statsmodels checks

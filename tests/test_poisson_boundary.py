@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from numdiff import central_diff, rel_err
 from scipy.stats import poisson
 
 from emfit import poisson as pm
@@ -28,20 +29,6 @@ from emfit.poisson import (
 
 
 # ----------------------------------------------------------------------------- helpers
-def central_diff(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    cols = []
-    for j in range(x.size):
-        step = h * max(1.0, abs(x[j]))
-        e = np.zeros_like(x)
-        e[j] = step
-        cols.append((np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * step))
-    return np.stack(cols, axis=-1)
-
-
-def rel_err(a, b) -> float:
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
-
-
 def densities(theta, X, y, offset):
     """Weights, component densities f_ik (n, K) and residuals y - lambda (n, K)."""
     w, c = unpack_theta(theta, X.shape[1])
