@@ -16,6 +16,7 @@ PUBLIC_MODULES = [
     "emfit.datasets",
     "emfit.symbolic",
     "emfit.plotting",
+    "emfit.reporting",
 ]
 
 
