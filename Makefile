@@ -88,10 +88,12 @@ pdf: venv tex
 test: venv tex browser
 	$(PY) -m pytest
 
+# NOTEBOOKS=chapters/p1_sum_of_gaussians.ipynb re-executes one notebook only.
+NOTEBOOKS ?= $(wildcard chapters/*.ipynb)
 notebooks: venv
-	$(VENV)/bin/jupyter execute --inplace chapters/*.ipynb
+	$(VENV)/bin/jupyter execute --inplace $(NOTEBOOKS)
 	@# drop per-cell execution timestamps, which would change on every run
-	$(PY) -c 'import glob, nbformat; [nbformat.write(nb, p) for p in sorted(glob.glob("chapters/*.ipynb")) for nb in [nbformat.read(p, as_version=4)] if [c.metadata.pop("execution", None) for c in nb.cells] is not None]'
+	$(PY) -c 'import sys, nbformat; [nbformat.write(nb, p) for p in sys.argv[1:] for nb in [nbformat.read(p, as_version=4)] if [c.metadata.pop("execution", None) for c in nb.cells] is not None]' $(NOTEBOOKS)
 
 serve: html
 	$(PY) -m http.server --bind 127.0.0.1 --directory _build/html 8000

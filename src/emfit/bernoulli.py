@@ -246,7 +246,8 @@ class BernoulliMixture(MixtureEstimatorMixin, BaseEstimator):
     max_iter : int, default=1000
         Maximum number of EM iterations per restart.
     n_init : int, default=1
-        Number of restarts; the best log-likelihood is kept.
+        Number of restarts; the best is kept (the first of those tied to
+        :data:`emfit.em.RESTART_TIE_RTOL`).
     init : {"random", "random_resp"}, default="random"
         ``"random"``: ``K`` observations drawn by k-means++ seeding (Hamming
         distance), each averaged with the column means; for ``d = 1``, uniform

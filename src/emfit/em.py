@@ -49,6 +49,7 @@ from ._validation import check_positive_float, check_positive_int, check_random_
 __all__ = [
     "DECREASE_ATOL",
     "DECREASE_RTOL",
+    "RESTART_TIE_RTOL",
     "ConvergenceWarning",
     "EMFit",
     "LikelihoodDecreaseWarning",
@@ -63,6 +64,10 @@ __all__ = [
 DECREASE_RTOL: float = 1e-9
 #: Absolute tolerance of the monotonicity check (see module docstring).
 DECREASE_ATOL: float = 1e-9
+#: Restarts whose final log-likelihoods agree to this relative tolerance are tied,
+#: and :func:`fit_em` keeps the first of them: far above round-off (about 1e-13),
+#: far below any difference between two maxima that matters to a reader.
+RESTART_TIE_RTOL: float = 1e-8
 
 Params = TypeVar("Params")
 
@@ -464,6 +469,12 @@ def _run_once(
     return weights, params, ll, history[:n_iter].copy(), n_iter, converged, initial_ll
 
 
+def _first_best(runs: list[EMFit]) -> EMFit:
+    """The first run whose log-likelihood ties with the highest, to ``RESTART_TIE_RTOL``."""
+    top = max(run.loglik for run in runs)
+    return next(run for run in runs if run.loglik >= top - RESTART_TIE_RTOL * abs(top))
+
+
 def fit_em(
     data: Any,
     family: MixtureFamily,
@@ -510,8 +521,11 @@ def fit_em(
     Returns
     -------
     EMFit
-        The best fit (highest final log-likelihood; the first on ties), with every
-        restart recorded in ``restarts``.
+        The best fit, with every restart recorded in ``restarts``: the first
+        restart whose final log-likelihood is within a relative
+        :data:`RESTART_TIE_RTOL` of the highest. Restarts that reach the same
+        maximum end a little apart, by the stopping rule and by round-off; the
+        first of them is kept, so that the choice is the same on every machine.
 
     Warns
     -----
@@ -534,8 +548,7 @@ def fit_em(
     root = check_random_state(random_state)
     entropy = int(root.integers(0, 2**63 - 1))
 
-    best: EMFit | None = None
-    restarts: list[RestartResult] = []
+    runs: list[EMFit] = []
     for i in range(n_init):
         if weights_init is not None and params_init is not None:
             weights, params = weights_init, params_init
@@ -556,9 +569,8 @@ def fit_em(
             check_monotone=check_monotone,
             restart=i,
         )
-        restarts.append(RestartResult(loglik=ll, n_iter=n_iter, converged=conv))
-        if best is None or ll > best.loglik:
-            best = EMFit(
+        runs.append(
+            EMFit(
                 weights=w,
                 params=p,
                 loglik=ll,
@@ -567,8 +579,9 @@ def fit_em(
                 converged=conv,
                 initial_loglik=ll0,
             )
-    assert best is not None
-    best.restarts = restarts
+        )
+    best = _first_best(runs)
+    best.restarts = [RestartResult(loglik=r.loglik, n_iter=r.n_iter, converged=r.converged) for r in runs]
     if not best.converged and max_iter > 0:
         warnings.warn(
             f"EM did not converge in max_iter={max_iter} iterations (relative change of "

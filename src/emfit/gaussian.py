@@ -992,7 +992,8 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
     max_iter : int, default=1000
         Maximum number of EM iterations (M-steps) per restart.
     n_init : int, default=1
-        Number of restarts; the best (highest log-likelihood) is kept. Restart ``i`` is
+        Number of restarts; the best is kept (the first of those tied to
+        :data:`emfit.em.RESTART_TIE_RTOL`). Restart ``i`` is
         the same whatever ``n_init``.
     init_params : {"kmeans++", "random"}, default="kmeans++"
         Initial responsibilities: hard assignment to k-means++ seeds, or random.

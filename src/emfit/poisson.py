@@ -1850,7 +1850,8 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
     max_iter : int, default=1000
         Maximum number of EM iterations per restart.
     n_init : int, default=1
-        Number of restarts; the fit with the highest log-likelihood is kept.
+        Number of restarts; the best is kept (the first of those tied to
+        :data:`emfit.em.RESTART_TIE_RTOL`).
     init : {"random", "residual"}, default="random"
         ``"random"``: flat-Dirichlet random responsibilities, then an M-step.
         ``"residual"``: deterministic, from the Pearson residuals of a one-component
