@@ -103,3 +103,21 @@ def test_glue_number_returns_what_it_glues():
     assert glue_number("x", 2.718281828, ".3f") == 2.718
     with pytest.raises(ValueError, match="rounding boundary"):
         glue_number("x", 0.125 + 1e-15, ".2f")
+
+
+def test_stopping_margin_measures_the_closest_decision():
+    from emfit import GaussianMixture
+    from emfit.reporting import stopping_margin
+
+    assert stopping_margin([-10.0, -9.0, -8.999, -8.99899], tol=1e-4) == pytest.approx(0.001 / (1e-4 * 8.999) - 1, rel=1e-6)
+    x = np.random.default_rng(0).normal(size=(300, 1)) * [[1.0]] + np.repeat([[0.0], [2.0]], 150, axis=0)
+    gm = GaussianMixture(2, tol=1e-6, random_state=0).fit(x)
+    margin = stopping_margin(gm.history_, 1e-6)
+    # the run stopped where the ratio crossed 1: its last ratio is at most 1, the others above
+    last = abs(gm.history_[-1] - gm.history_[-2]) / (1e-6 * abs(gm.history_[-1]))
+    assert last <= 1 and 0 <= margin <= 1 - last + 1e-12
+    assert stopping_margin([-1.0], 1e-3) == math.inf
+    with pytest.raises(ValueError, match="tol"):
+        stopping_margin([-1.0, -0.5], 0)
+    with pytest.raises(ValueError, match="history"):
+        stopping_margin([[-1.0, -0.5]], 1e-3)

@@ -29,7 +29,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TIE_GUARD", "rounded", "below", "power_of_ten", "rounded_frame", "glue_number", "glue_bound"]
+__all__ = [
+    "TIE_GUARD",
+    "rounded",
+    "below",
+    "power_of_ten",
+    "rounded_frame",
+    "stopping_margin",
+    "glue_number",
+    "glue_bound",
+]
 
 #: Relative distance to a rounding boundary below which :func:`rounded` refuses a
 #: value: round-off between machines (about 1e-13 relative for the book's
@@ -212,6 +221,46 @@ def rounded_frame(frame: Any, spec: str | Mapping[str, str]) -> Any:
             raise ValueError(f"spec names a column that the table does not have: {name!r}")
         out[name] = rounded(out[name].to_numpy(), column_spec)
     return out
+
+
+def stopping_margin(history: Any, tol: float) -> float:
+    """How far an EM run's stopping decisions were from the threshold.
+
+    EM stops at the first iteration ``t`` with ``|l_t - l_{t-1}| <= tol |l_t|``.
+    Each iteration's ratio ``r_t = |l_t - l_{t-1}| / (tol |l_t|)`` decided
+    "go on" (``r_t > 1``) or "stop" (``r_t <= 1``). Round-off on another machine
+    changes ``r_t`` by about 1e-13/tol relative; if some ``r_t`` were that close
+    to 1, the iteration count, and every number that depends on it, could
+    change. A printed iteration count needs a margin far above that.
+
+    Parameters
+    ----------
+    history : array_like of shape (n_iter,)
+        The log-likelihood after each iteration (an estimator's ``history_``).
+    tol : float
+        The stopping tolerance of the fit, positive.
+
+    Returns
+    -------
+    float
+        ``min_t |r_t - 1|`` over the decisions from the second iteration on
+        (the first compares with the initial log-likelihood, which ``history_``
+        does not hold); ``inf`` for fewer than two iterations.
+
+    Examples
+    --------
+    >>> round(stopping_margin([-10.0, -9.0, -8.999, -8.99899], tol=1e-4), 3)
+    0.111
+    """
+    history = np.asarray(history, dtype=float)
+    if history.ndim != 1 or not np.all(np.isfinite(history)):
+        raise ValueError("history must be a finite one-dimensional array of log-likelihoods")
+    if not tol > 0:
+        raise ValueError(f"tol must be positive, got {tol!r}")
+    if history.size < 2:
+        return math.inf
+    ratio = np.abs(np.diff(history)) / (tol * np.abs(history[1:]))
+    return float(np.min(np.abs(ratio - 1)))
 
 
 def glue_number(name: str, value: Any, spec: str, *, guard: float = TIE_GUARD) -> float | int:
