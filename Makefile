@@ -21,7 +21,7 @@ TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-reco
 	texlive-xetex latexmk fonts-freefont-otf poppler-utils
 BROWSER_PACKAGES := chromium
 
-.PHONY: book html pdf test unit notebooks serve clean bench venv tex browser help
+.PHONY: book html pdf test unit notebooks serve clean bench venv tex browser help lock
 
 help:
 	@echo "make book       build the website (_build/html) and the PDF ($(PDF))"
@@ -31,6 +31,7 @@ help:
 	@echo "make notebooks  re-execute the notebooks in place, storing their outputs"
 	@echo "make serve      serve the website on http://127.0.0.1:8000"
 	@echo "make bench      run the speed benchmarks against the reference implementations"
+	@echo "make lock       re-resolve requirements.txt into requirements.lock (then: make notebooks)"
 	@echo "make clean      remove _build"
 
 book: html pdf
@@ -39,13 +40,30 @@ book: html pdf
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+# The venv gets the exact versions of requirements.lock, the ones the stored notebook
+# outputs were made with; emfit itself is installed editable on top, without deps.
+$(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: apt-get install python3 python3-venv"; exit 1; }
-	@echo "==> creating $(VENV) and installing requirements (about 2 minutes the first time)"
+	@echo "==> creating $(VENV) and installing the locked requirements (about 2 minutes the first time)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "venv failed: apt-get install python3-venv"; exit 1; }
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
+
+# Re-resolve requirements.txt (version ranges) in a throw-away venv and pin the result.
+# Afterwards: make notebooks, make test, and commit requirements.lock with the notebooks.
+LOCK_VENV := _build/lock-venv
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install --quiet -r requirements.txt
+	{ echo "# Exact versions of every package, resolved from requirements.txt by 'make lock'."; \
+	  echo "# The stored notebook outputs were made with these; 'make venv' installs them."; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable --all | grep -v -E '^(pip|setuptools|wheel)=='; } > requirements.lock
+	rm -rf $(LOCK_VENV)
+	@echo "requirements.lock updated: now run make notebooks and make test, and commit both"
 
 # Install missing Debian packages when root, otherwise say exactly what to run.
 define need_debian
