@@ -99,10 +99,19 @@ def test_rounded_frame_rounds_each_column_by_its_spec():
         rounded_frame(frame, {"c": ".2f"})
 
 
-def test_glue_number_returns_what_it_glues():
-    assert glue_number("x", 2.718281828, ".3f") == 2.718
+def test_glue_stores_the_rounded_value_and_returns_nothing(monkeypatch):
+    import myst_nb
+
+    from emfit.reporting import glue_bound
+
+    stored = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: stored.update({name: (value, display)}))
+    assert glue_number("x", 2.718281828, ".3f") is None
+    assert glue_bound("r", 3e-15, 1e-12) is None
+    assert stored == {"x": (2.718, False), "r": ("10⁻¹²", False)}
     with pytest.raises(ValueError, match="rounding boundary"):
-        glue_number("x", 0.125 + 1e-15, ".2f")
+        glue_number("y", 0.125 + 1e-15, ".2f")
+    assert "y" not in stored
 
 
 def test_stopping_margin_measures_the_closest_decision():

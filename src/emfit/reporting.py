@@ -102,6 +102,10 @@ def rounded(value: Any, spec: str, *, guard: float = TIE_GUARD) -> Any:
         ``".1%"`` (percent), ``"d"`` or ``",d"`` (integers, returned unchanged).
     guard : float, default TIE_GUARD
         Refuse a value within this relative distance of a rounding boundary.
+        The guard is relative, so a large value admits fewer decimals: with the
+        default, ``".4f"`` is refused for every value above about 500 (print
+        ``".2f"`` for a log-likelihood in the thousands). A quantity with more
+        noise than round-off (a ratio of small differences) needs a larger guard.
 
     Returns
     -------
@@ -231,7 +235,9 @@ def stopping_margin(history: Any, tol: float) -> float:
     "go on" (``r_t > 1``) or "stop" (``r_t <= 1``). Round-off on another machine
     changes ``r_t`` by about 1e-13/tol relative; if some ``r_t`` were that close
     to 1, the iteration count, and every number that depends on it, could
-    change. A printed iteration count needs a margin far above that.
+    change. A printed iteration count needs a margin far above that: ``1e-2``
+    is comfortable; a slowly converging run (rate near 1) cannot reach more than
+    about ``(1 - rate) / 2``, and then ``margin >> 1e-13 / tol`` is the test.
 
     Parameters
     ----------
@@ -263,10 +269,12 @@ def stopping_margin(history: Any, tol: float) -> float:
     return float(np.min(np.abs(ratio - 1)))
 
 
-def glue_number(name: str, value: Any, spec: str, *, guard: float = TIE_GUARD) -> float | int:
+def glue_number(name: str, value: Any, spec: str, *, guard: float = TIE_GUARD) -> None:
     """Glue ``rounded(value, spec)`` for the prose, without displaying it.
 
     The prose then shows it with the same spec: ``{glue:text}`name:.3f```.
+    Returns nothing, so a cell may end with the call without adding an output
+    (a trailing ``;`` does not hide one under nbval).
 
     Parameters
     ----------
@@ -279,33 +287,24 @@ def glue_number(name: str, value: Any, spec: str, *, guard: float = TIE_GUARD) -
     guard : float, default TIE_GUARD
         See :func:`rounded`.
 
-    Returns
-    -------
-    float or int
-        The rounded value that was glued.
-
     Examples
     --------
     >>> glue_number("e", 2.718281828, ".3f")
-    2.718
     """
     from myst_nb import glue
 
-    result = rounded(value, spec, guard=guard)
-    glue(name, result, display=False)
-    return result
+    glue(name, rounded(value, spec, guard=guard), display=False)
 
 
-def glue_bound(name: str, value: Any, limit: float) -> str:
+def glue_bound(name: str, value: Any, limit: float) -> None:
     """Glue the text of ``below(value, limit)`` ("10⁻¹²") for the prose.
+
+    Like :func:`glue_number`, it returns nothing.
 
     Examples
     --------
     >>> glue_bound("roundoff", 1.8e-14, 1e-12)
-    '10⁻¹²'
     """
     from myst_nb import glue
 
-    text = below(value, limit)
-    glue(name, text, display=False)
-    return text
+    glue(name, below(value, limit), display=False)
