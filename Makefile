@@ -53,7 +53,8 @@ $(STAMP): requirements.lock pyproject.toml
 
 # Re-resolve requirements.txt (version ranges) in a throw-away venv and pin the result.
 # Afterwards: make notebooks, make test, and commit requirements.lock with the notebooks.
-LOCK_VENV := _build/lock-venv
+LOCK ?= requirements.lock
+LOCK_VENV ?= _build/lock-venv
 lock:
 	rm -rf $(LOCK_VENV)
 	$(PYTHON) -m venv $(LOCK_VENV)
@@ -61,9 +62,9 @@ lock:
 	$(LOCK_VENV)/bin/python -m pip install --quiet -r requirements.txt
 	{ echo "# Exact versions of every package, resolved from requirements.txt by 'make lock'."; \
 	  echo "# The stored notebook outputs were made with these; 'make venv' installs them."; \
-	  $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable --all | grep -v -E '^(pip|setuptools|wheel)=='; } > requirements.lock
+	  $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable --all | grep -v -E '^(pip|setuptools|wheel)=='; } > $(LOCK)
 	rm -rf $(LOCK_VENV)
-	@echo "requirements.lock updated: now run make notebooks and make test, and commit both"
+	@echo "$(LOCK) updated: now rm -rf $(VENV), make notebooks and make test, and commit them together"
 
 # Install missing Debian packages when root, otherwise say exactly what to run.
 define need_debian

@@ -105,10 +105,21 @@ def test_row_permutation_does_not_change_the_fit(seed, kind):
         warnings.simplefilter("ignore", ConvergenceWarning)
         a = model(kind, K, **kw).fit(X)
         b = model(kind, K, **kw).fit(X[perm])
+    # Another row order sums in another order: the two runs differ by round-off at the
+    # first iteration, and 30 EM iterations amplify it along weakly determined
+    # directions (up to about 1e-8 relative seen), while l, stationary at the end,
+    # hardly moves. Hence the tolerances.
     assert b.loglik_ == pytest.approx(a.loglik_, rel=1e-10)
-    np.testing.assert_allclose(b.means_, a.means_, rtol=1e-8, atol=1e-8)
-    np.testing.assert_allclose(b.covariances_, a.covariances_, rtol=1e-8, atol=1e-10)
-    np.testing.assert_array_equal(b.predict(X), a.predict(X))
+    np.testing.assert_allclose(b.means_, a.means_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(b.covariances_, a.covariances_, rtol=1e-6, atol=1e-10)
+    # Compare the probabilities, and the labels wherever the most probable component
+    # leads by far more than the fits' disagreement.
+    pa, pb = a.predict_proba(X), b.predict_proba(X)
+    np.testing.assert_allclose(pb, pa, atol=1e-6)
+    top_two = np.sort(pa, axis=1)[:, -2:]
+    clear = top_two[:, 1] - top_two[:, 0] > 1e-4
+    assert clear.mean() > 0.9
+    np.testing.assert_array_equal(b.predict(X)[clear], a.predict(X)[clear])
 
 
 def test_result_does_not_depend_on_thread_count(monkeypatch):
