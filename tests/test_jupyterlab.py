@@ -126,7 +126,8 @@ def run_all_cells(browser, url: str, path: str, n_code: int) -> dict:
             route_.abort()
 
     page.route("**/*", route)
-    page.goto(f"{url}/lab/tree/{path}", wait_until="domcontentloaded")
+    # "?reset": a fresh workspace, so no notebook of an earlier test is reopened beside it
+    page.goto(f"{url}/lab/tree/{path}?reset", wait_until="domcontentloaded")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     # the kernel is ready when the toolbar's status says so
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
