@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import threading
 from contextlib import contextmanager
@@ -16,6 +17,8 @@ HTML = ROOT / "_build" / "html"
 PDF = ROOT / "_build" / "latex" / "emfit-notes.pdf"
 PDF_STUDENT = ROOT / "_build" / "student" / "_build" / "latex" / "emfit-notes-student.pdf"
 CHAPTER = "chapters/p1_sum_of_gaussians.html"
+# Debian's Chromium, driven by Playwright (never a browser download)
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def make(target: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -46,6 +49,22 @@ def pdf_build(html_build) -> subprocess.CompletedProcess:
 class QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         pass
+
+
+@contextmanager
+def chromium():
+    """Headless Chromium under Playwright, with no network of its own."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @contextmanager

@@ -9,17 +9,15 @@ saved under _build/screenshots/ for a person to look at.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
 import yaml
 
-from conftest import HTML, ROOT, tail
+from conftest import HTML, ROOT, chromium, tail
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def toc_documents() -> list[str]:
@@ -48,15 +46,8 @@ DOCUMENTS = toc_documents()
 def browser(served_site, pdf_build):
     # After the PDF build, which copies the handouts into the site for its links.
     assert pdf_build.returncode == 0, tail(pdf_build)
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def visit(browser, url: str, site: str, screenshot: Path):

@@ -22,8 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import HTML, ROOT, tail
-from test_browser import CHROMIUM
+from conftest import HTML, ROOT, chromium, tail
 
 pytestmark = pytest.mark.slow
 
@@ -102,15 +101,8 @@ def lab(tmp_path_factory, html_build):
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def run_all_cells(browser, url: str, path: str, n_code: int) -> dict:
