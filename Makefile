@@ -21,11 +21,12 @@ TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-reco
 	texlive-xetex latexmk fonts-freefont-otf poppler-utils
 BROWSER_PACKAGES := chromium
 
-.PHONY: book html pdf test unit notebooks serve clean bench venv tex browser help lock
+.PHONY: book html pdf test test-fast unit notebooks serve clean bench venv tex browser help lock
 
 help:
 	@echo "make book       build the website (_build/html) and the PDF ($(PDF))"
 	@echo "make test       run every test (unit, strict nbval, strict builds, offline site)"
+	@echo "make test-fast  run the unit tests only: no notebooks, nothing marked slow (< 1 min)"
 	@echo "make html       build the website only"
 	@echo "make pdf        build the two PDF handouts only (instructor and student editions)"
 	@echo "make notebooks  re-execute the notebooks in place, storing their outputs"
@@ -106,6 +107,11 @@ pdf: venv tex
 
 test: venv tex browser
 	$(PY) -m pytest
+
+# The inner loop: tests/ without the notebooks and without the tests marked slow
+# (book builds, browsers, JupyterLab, other numeric paths, make lock, long unit tests).
+test-fast: venv
+	$(PY) -m pytest -m "not slow" tests
 
 # NOTEBOOKS=chapters/p1_sum_of_gaussians.ipynb re-executes one notebook only.
 NOTEBOOKS ?= $(wildcard chapters/*.ipynb)

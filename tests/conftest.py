@@ -35,6 +35,23 @@ def tail(proc: subprocess.CompletedProcess, lines: int = 60) -> str:
     return "\n".join((proc.stdout + proc.stderr).splitlines()[-lines:])
 
 
+BUILD_FIXTURES = {"html_build", "pdf_build", "served_site"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that builds the book must be marked slow, so `make test-fast` never builds."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if BUILD_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("slow") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests that build the book need @pytest.mark.slow: " + ", ".join(unmarked)
+        )
+
+
 @pytest.fixture(scope="session")
 def html_build() -> subprocess.CompletedProcess:
     return make("html")

@@ -17,7 +17,7 @@ from emfit.bernoulli import (
     bernoulli_log_prob,
     bernoulli_m_step,
 )
-from emfit.em import LikelihoodDecreaseWarning, e_step, fit_em
+from emfit.em import ConvergenceWarning, LikelihoodDecreaseWarning, e_step, fit_em
 
 
 def simulate(n: int, probabilities, weights, seed: int = 0):
@@ -131,7 +131,7 @@ def test_initial_parameters_are_used():
         tol=0,
     )
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X)
     assert model.n_iter_ == 1
     with pytest.raises(ValueError, match="probabilities_init"):
@@ -188,7 +188,7 @@ def test_em_never_decreases_the_loglik(seed, n, d, K, init, alpha):
     with warnings.catch_warnings():
         warnings.simplefilter("error", LikelihoodDecreaseWarning)
         warnings.simplefilter("error", RuntimeWarning)
-        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
         fit = fit_em(
             X, BernoulliFamily(alpha=alpha, init=init), K, tol=0, max_iter=30, random_state=seed
         )

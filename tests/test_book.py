@@ -2,22 +2,30 @@
 
 The fixtures in conftest.py build the real book with the Makefile's own targets (so
 these tests check the commands a reader runs); the tests look at what was built.
+All but the asset scanner's own test build the book or start Chromium: marked slow.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import shutil
+import struct
 import subprocess
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
+
+import pytest
 
 from conftest import CHAPTER, HTML, PDF, PDF_STUDENT, ROOT, make, serve, tail
 
 # --- strict builds ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_html_build_succeeds_without_warnings(html_build):
     assert html_build.returncode == 0, tail(html_build)
     sphinx_warnings = re.findall(r"(?m)^.*(?:: |^)WARNING: .*$", html_build.stdout + html_build.stderr)
@@ -26,6 +34,7 @@ def test_html_build_succeeds_without_warnings(html_build):
     assert (HTML / CHAPTER).exists()
 
 
+@pytest.mark.slow
 def test_pdf_build_succeeds_and_has_no_undefined_references(pdf_build):
     assert pdf_build.returncode == 0, tail(pdf_build)
     text = subprocess.run(["pdftotext", str(PDF), "-"], capture_output=True, text=True).stdout
@@ -34,6 +43,7 @@ def test_pdf_build_succeeds_and_has_no_undefined_references(pdf_build):
     assert "Errata for the seed" in text
 
 
+@pytest.mark.slow
 def test_student_edition_has_the_exercises_but_no_solutions(pdf_build):
     assert pdf_build.returncode == 0, tail(pdf_build)
     read = lambda pdf: subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
@@ -46,25 +56,45 @@ def test_student_edition_has_the_exercises_but_no_solutions(pdf_build):
     assert "Solution to Exercise" not in student
 
 
-def notebook_figure_count() -> int:
-    count = 0
+def notebook_figures() -> Counter:
+    """Pixel size (width, height) of every distinct figure the notebooks make."""
+    figures = {}
     for notebook in sorted((ROOT / "chapters").glob("*.ipynb")):
         cells = json.loads(notebook.read_text())["cells"]
-        outputs = [o for c in cells for o in c.get("outputs", [])]
-        count += sum("image/png" in o.get("data", {}) for o in outputs)
-    return count
+        for output in (o for c in cells for o in c.get("outputs", [])):
+            if "image/png" in output.get("data", {}):
+                png = base64.b64decode(output["data"]["image/png"])
+                assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR", notebook.name
+                figures[hashlib.sha256(png).hexdigest()] = struct.unpack(">II", png[16:24])
+    return Counter(figures.values())
 
 
-def test_pdfs_contain_every_figure(pdf_build):
+def pdf_images(pdf: Path) -> Counter:
+    """Pixel size (width, height) of every image object in the PDF, each object once.
+
+    ``pdfimages -list`` has one row per image drawn on a page (an RGBA figure adds an
+    ``smask`` row); the object number identifies the image, however often it is drawn.
+    """
+    listing = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True)
+    assert listing.returncode == 0, listing.stderr
+    objects = {}
+    for row in (line.split() for line in listing.stdout.splitlines()[2:]):
+        if row and row[2] == "image":  # page num type width height ... object ID ...
+            objects[(row[10], row[11])] = (int(row[3]), int(row[4]))
+    return Counter(objects.values())
+
+
+@pytest.mark.slow
+def test_pdfs_contain_exactly_the_notebook_figures(pdf_build):
     assert pdf_build.returncode == 0, tail(pdf_build)
-    figures = notebook_figure_count()
-    assert figures >= 15  # the book has this many at least; the PDFs must show them all
+    figures = notebook_figures()
+    assert sum(figures.values()) >= 15  # the book has this many at least
     for pdf in (PDF, PDF_STUDENT):
-        listing = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True)
-        images = [line.split() for line in listing.stdout.splitlines()[2:] if line.strip()]
-        assert sum(row[2] == "image" for row in images) >= figures, pdf.name
+        # every figure, at its own pixel size, and no other image
+        assert pdf_images(pdf) == figures, pdf.name
 
 
+@pytest.mark.slow
 def test_no_text_runs_off_the_page(pdf_build):
     assert pdf_build.returncode == 0, tail(pdf_build)
     for pdf in (PDF, PDF_STUDENT):
@@ -73,6 +103,7 @@ def test_no_text_runs_off_the_page(pdf_build):
         assert [w for w in too_wide if w > 1.0] == [], f"{pdf.name}: lines wider than the page"
 
 
+@pytest.mark.slow
 def test_a_raising_notebook_cell_fails_the_build(tmp_path):
     book = tmp_path / "book"
     book.mkdir()
@@ -159,6 +190,7 @@ def test_the_asset_scanner_catches_external_assets(tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_no_page_loads_assets_from_another_host(html_build):
     assert html_build.returncode == 0, tail(html_build)
     pages = sorted(HTML.rglob("*.html"))
@@ -167,6 +199,7 @@ def test_no_page_loads_assets_from_another_host(html_build):
     assert {page: urls for page, urls in offenders.items() if urls} == {}
 
 
+@pytest.mark.slow
 def test_stylesheets_import_nothing_from_another_host(html_build):
     assert html_build.returncode == 0, tail(html_build)
     remote = re.compile(r"(@import\s+(url\()?\s*['\"]?|url\(\s*['\"]?)(https?:)?//", re.IGNORECASE)
@@ -174,6 +207,7 @@ def test_stylesheets_import_nothing_from_another_host(html_build):
     assert bad == []
 
 
+@pytest.mark.slow
 def test_mathjax_is_served_locally(html_build):
     assert html_build.returncode == 0, tail(html_build)
     page = (HTML / CHAPTER).read_text(encoding="utf-8")
@@ -229,6 +263,7 @@ def chromium_dump(url: str, tmp_path: Path) -> tuple[str, list[str]]:
     return proc.stdout, page_requests
 
 
+@pytest.mark.slow
 def test_chromium_typesets_the_equations_offline(served_site, tmp_path):
     dom, requested = chromium_dump(f"{served_site}/{CHAPTER}", tmp_path)
     assert dom.count("<mjx-container") >= 20  # MathJax turned the TeX into its own elements
@@ -237,6 +272,7 @@ def test_chromium_typesets_the_equations_offline(served_site, tmp_path):
     assert [u for u in requested if not u.startswith(served_site)] == []
 
 
+@pytest.mark.slow
 def test_the_request_log_sees_a_third_party_request(tmp_path):
     site = tmp_path / "site"
     site.mkdir()

@@ -17,6 +17,8 @@ import yaml
 
 from conftest import HTML, ROOT, chromium, tail
 
+pytestmark = pytest.mark.slow
+
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 
 

@@ -12,7 +12,15 @@ def test_shape_dtype_and_first_rows():
     assert X.flags.c_contiguous
     assert X[0].tolist() == [3.6, 79.0]
     assert X[1].tolist() == [1.8, 54.0]
-    assert FAITHFUL_COLUMNS == ("eruptions", "waiting")
+
+
+def test_columns_are_named_by_faithful_columns():
+    # eruption durations are minutes (1.6 to 5.1), waiting times up to 96 minutes
+    X = load_faithful()
+    eruptions = X[:, FAITHFUL_COLUMNS.index("eruptions")]
+    waiting = X[:, FAITHFUL_COLUMNS.index("waiting")]
+    assert len(FAITHFUL_COLUMNS) == X.shape[1]
+    assert eruptions.max() == 5.1 and waiting.sum() == 19284
 
 
 def test_known_summaries():

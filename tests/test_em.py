@@ -128,11 +128,20 @@ def test_convergence_warning_and_fixed_iterations(x):
     assert fit.n_iter == 3 and not fit.converged and fit.history.size == 3
 
 
-def test_convergence_warning_is_sklearn_compatible():
+def test_warning_filters_for_the_base_classes_catch_emfit_warnings(x):
+    """A filter written for scikit-learn's ConvergenceWarning, or for RuntimeWarning,
+    acts on emfit's warnings."""
     from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
 
-    assert issubclass(ConvergenceWarning, SkConvergenceWarning)
-    assert issubclass(LikelihoodDecreaseWarning, RuntimeWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SkConvergenceWarning)
+        with pytest.raises(SkConvergenceWarning, match="max_iter=3"):
+            fit_em(x, UnitNormal(), 2, tol=0, max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(LikelihoodDecreaseWarning, match="decreased"):
+            fit_em(x, SpoiledNormal(), 2, tol=0, max_iter=6, random_state=0)
 
 
 def test_max_iter_zero_evaluates_initial_fit(x):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import numpy as np
@@ -67,6 +68,7 @@ def test_history_never_decreases_and_responsibilities_are_distributions(problem)
     assert gm.score(X) * X.shape[0] == pytest.approx(gm.loglik_, rel=1e-12, abs=1e-9)
 
 
+@pytest.mark.slow  # the slowest unit test: 3 to 9 s here
 @HYP
 @given(st.integers(0, 2**16), st.sampled_from(ALL_TYPES))
 def test_more_restarts_never_worse(seed, kind):
@@ -123,17 +125,53 @@ def test_row_permutation_does_not_change_the_fit(seed, kind):
 
 
 def test_result_does_not_depend_on_thread_count(monkeypatch):
-    X = blobs(0, n=40_000, d=3)
-    kw = {"max_iter": 5, "tol": 0.0, "random_state": 0}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for kind in ALL_TYPES:
-            monkeypatch.setattr(gaussian_module, "_MAX_WORKERS", 1)
-            a = model(kind, **kw).fit(X)
-            monkeypatch.setattr(gaussian_module, "_MAX_WORKERS", 4)
-            b = model(kind, **kw).fit(X)
-            np.testing.assert_array_equal(a.history_, b.history_)
-            np.testing.assert_array_equal(a.means_, b.means_)
+    """One worker or three: bit-identical fits, and the pool really ran.
+
+    Exact equality, not a tolerance: the design promises it. ``_map_blocks`` returns
+    the block results in block order whatever thread computed them, every block is
+    computed by the same single-threaded code, and every reduction adds the blocks
+    in that order (``_sum_in_order``, ``np.sum`` over the ordered list).
+    """
+    # The smallest block _block_rows allows (256 rows): 5500 rows make 22 blocks, and
+    # _map_blocks gives a worker at least 4 blocks, so 3 workers get 8, 7 and 7.
+    monkeypatch.setattr(gaussian_module, "_BLOCK_BYTES", 1)
+    assert gaussian_module._block_rows(9) == 256
+    # a pool of our own, and the shared one back afterwards
+    monkeypatch.setattr(gaussian_module, "_EXECUTOR", None)
+    monkeypatch.setattr(gaussian_module, "_EXECUTOR_KEY", (0, 0))
+    X = blobs(0, n=5500, d=3)
+    ran_on: list[str] = []  # the thread that computed each block
+    map_blocks = gaussian_module._map_blocks
+
+    def recording_map_blocks(fn, n, rows):
+        def block(start, stop):
+            ran_on.append(threading.current_thread().name)
+            return fn(start, stop)
+
+        return map_blocks(block, n, rows)
+
+    monkeypatch.setattr(gaussian_module, "_map_blocks", recording_map_blocks)
+    main = threading.main_thread().name
+
+    def fit(kind, workers):
+        monkeypatch.setattr(gaussian_module, "_n_workers", lambda: workers)
+        ran_on.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gm = model(kind, max_iter=5, tol=0.0, random_state=0).fit(X)
+        return gm, gm.predict_proba(X), gm.score_samples(X), set(ran_on)
+
+    for kind in ALL_TYPES:
+        a, proba_a, samples_a, threads_a = fit(kind, 1)
+        assert threads_a == {main}
+        b, proba_b, samples_b, threads_b = fit(kind, 3)
+        assert main not in threads_b
+        assert len(threads_b) >= 2, threads_b  # at least two pool threads computed blocks
+        assert all(name.startswith("emfit") for name in threads_b)
+        for name in ("history_", "weights_", "means_", "covariances_", "precisions_cholesky_"):
+            np.testing.assert_array_equal(getattr(b, name), getattr(a, name), f"{kind}: {name}")
+        np.testing.assert_array_equal(proba_b, proba_a)
+        np.testing.assert_array_equal(samples_b, samples_a)
 
 
 # ------------------------------------------------------------------ fitted attributes
@@ -268,15 +306,37 @@ def test_far_apart_clusters(kind):
     np.testing.assert_array_equal(gm.predict(X[:100]), order[0])
 
 
+def dense_covariances(covariances, kind, d):
+    """Covariances of any type as a (K, d, d) stack (one matrix for tied)."""
+    c = np.asarray(covariances)
+    if kind in ("full", "tied"):
+        return c.reshape(-1, d, d)
+    if kind == "diag":
+        return c[:, :, None] * np.eye(d)
+    return c[:, None, None] * np.eye(d)  # spherical, fixed
+
+
 @pytest.mark.parametrize("kind", ["full", "tied", "diag", "spherical"])
 def test_collapsing_component_is_regularised(kind):
+    # six identical points far from the rest: their component's scatter is exactly 0
     rng = np.random.default_rng(6)
-    X = np.r_[rng.normal(size=(50, 2)), np.zeros((6, 2))]
-    means_init = np.array([[1.0, 1.0], [0.0, 0.0]])
-    gm = model(kind, 2, means_init=means_init, reg_covar=1e-6, random_state=0).fit(X)
+    X = np.r_[rng.normal(size=(50, 2)), np.full((6, 2), 50.0)]
+    reg = 1e-6
+    gm = model(kind, 2, reg_covar=reg, random_state=0).fit(X)
     assert np.all(np.isfinite(gm.covariances_)) and np.isfinite(gm.loglik_)
-    if kind != "tied":
-        assert np.min(gm.covariances_.reshape(2, -1)) >= 1e-6 * (1 - 1e-9) or kind == "full"
+    k = int(np.argmax(gm.means_[:, 0]))  # the component on the six points
+    np.testing.assert_allclose(gm.means_[k], [50.0, 50.0], rtol=1e-12)
+    assert gm.weights_[k] == pytest.approx(6 / 56, rel=1e-12)
+    covs = dense_covariances(gm.covariances_, kind, 2)
+    if kind == "tied":
+        # the collapsed component adds nothing to the shared scatter
+        rest = X[:50] - X[:50].mean(axis=0)
+        np.testing.assert_allclose(covs[0], rest.T @ rest / 56 + reg * np.eye(2), rtol=1e-9)
+    else:
+        # nothing but the regularisation is left of the collapsed covariance
+        np.testing.assert_allclose(covs[k], reg * np.eye(2), rtol=1e-9, atol=1e-18)
+    # and no covariance has an eigenvalue below reg_covar
+    assert np.linalg.eigvalsh(covs).min() >= reg * (1 - 1e-9)
 
 
 def test_collapse_without_regularisation_is_a_clear_error():

@@ -50,12 +50,18 @@ def test_covariance_ellipse_is_added_to_axes():
     plt.close(fig)
 
 
-def test_house_style_applies_and_restores():
-    before = matplotlib.rcParams["axes.spines.top"]
-    with house_style():
-        assert matplotlib.rcParams["axes.spines.top"] is False
-    assert matplotlib.rcParams["axes.spines.top"] == before
-    assert STYLE.endswith("emfit.mplstyle")
+def test_house_style_applies_the_style_file_and_restores():
+    style = matplotlib.rc_params_from_file(STYLE, use_default_template=False)
+    assert len(style) > 0 and style["axes.spines.top"] is False
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()  # whatever style an earlier test left behind
+        before = matplotlib.rcParams.copy()
+        assert before["axes.spines.top"] is True
+        with house_style():
+            for key, value in style.items():
+                assert matplotlib.rcParams[key] == value, key
+        restored = {key: matplotlib.rcParams[key] for key in style}
+        assert restored == {key: before[key] for key in style}
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emfit.em import LikelihoodDecreaseWarning, fit_em
+from emfit.em import ConvergenceWarning, LikelihoodDecreaseWarning, fit_em
 from emfit.poisson import (
     PoissonRegressionData,
     PoissonRegressionFamily,
@@ -64,7 +64,7 @@ def test_em_never_decreases_the_loglik(seed, n, K, K_true, p, scale, exposure, b
     with warnings.catch_warnings():
         warnings.simplefilter("error", LikelihoodDecreaseWarning)
         warnings.simplefilter("error", RuntimeWarning)
-        warnings.simplefilter("ignore", UserWarning)  # ConvergenceWarning with tol=0
+        warnings.simplefilter("ignore", ConvergenceWarning)  # tol=0 never converges
         fit = fit_em(data, family, K, tol=0.0, max_iter=25, random_state=seed)
     check_monotone(fit.history, fit.initial_loglik)
     # The driver's history is the observed-data log-likelihood at the returned params.
@@ -90,7 +90,7 @@ def test_em_from_arbitrary_starts_never_decreases(seed, n, K, spread, m_step):
     with warnings.catch_warnings():
         warnings.simplefilter("error", LikelihoodDecreaseWarning)
         warnings.simplefilter("error", RuntimeWarning)
-        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
         fit = fit_em(
             data,
             PoissonRegressionFamily(m_step=m_step),
