@@ -11,8 +11,9 @@ import emfit
 
 matplotlib.use("Agg")
 
+# walk_packages: the modules of subpackages (emfit.poisson.*) too
 MODULES = sorted(
-    name for _, name, _ in pkgutil.iter_modules(emfit.__path__, prefix="emfit.")
+    name for _, name, _ in pkgutil.walk_packages(emfit.__path__, prefix="emfit.")
 )
 
 
