@@ -17,6 +17,7 @@ from emfit.em import (
     RestartResult,
     _first_best,
     e_step,
+    normalise_block,
     fit_em,
     logsumexp_rows,
 )
@@ -237,3 +238,25 @@ def test_bad_arguments(x, kwargs, match):
 def test_family_is_abstract():
     with pytest.raises(TypeError):
         MixtureFamily()  # type: ignore[abstract]
+
+
+@pytest.mark.parametrize("K", [1, 3])
+def test_e_step_leaves_its_input_and_agrees_with_the_block_e_step(K):
+    rng = np.random.default_rng(K)
+    log_prob = rng.normal(size=(50, K)) * 30
+    log_weights = np.log(rng.dirichlet(np.ones(K)))
+    before = log_prob.copy()
+    log_resp, ll = e_step(log_weights, log_prob)
+    np.testing.assert_array_equal(log_prob, before)
+    joint_t = (log_prob + log_weights).T.copy()
+    norm = normalise_block(joint_t)
+    np.testing.assert_allclose(np.exp(log_resp), joint_t.T, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(norm, logsumexp(log_prob + log_weights, axis=1), rtol=1e-13)
+    assert ll == pytest.approx(norm.sum(), rel=1e-14)
+
+
+def test_block_e_step_names_the_row_with_zero_density():
+    a = np.zeros((2, 4))
+    a[:, 2] = -np.inf
+    with pytest.raises(FloatingPointError, match=r"1 observation\(s\) \(first: row 12\).*zero density"):
+        normalise_block(a, first_row=10)

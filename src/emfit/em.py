@@ -58,6 +58,7 @@ __all__ = [
     "e_step",
     "fit_em",
     "logsumexp_rows",
+    "normalise_block",
 ]
 
 #: Relative tolerance of the monotonicity check (see module docstring).
@@ -353,6 +354,60 @@ def logsumexp_rows(a: np.ndarray) -> np.ndarray:
         return np.log(np.exp(a - shift[:, None]).sum(axis=1)) + shift
 
 
+def normalise_block(log_joint_t: np.ndarray, first_row: int = 0) -> np.ndarray:
+    """The E-step on a block of observations, in place; returns their log-likelihoods.
+
+    The one E-step of emfit: :func:`e_step` and the fast paths of the Gaussian and
+    Poisson families (which work on blocks of rows, components first) call it.
+
+    Parameters
+    ----------
+    log_joint_t : ndarray of shape (n_components, n_rows), C-contiguous float64
+        ``log pi_k + log f(x_i | theta_k)``, components first; overwritten by the
+        responsibilities ``r_ik``.
+    first_row : int, default=0
+        Index of the block's first row in the data, for the error message.
+
+    Returns
+    -------
+    ndarray of shape (n_rows,)
+        ``l_i = logsumexp_k(log pi_k + log f_ik)``, computed as ``m_i + log sum_k
+        exp(a_ik - m_i)`` with ``m_i = max_k a_ik``. The responsibilities are
+        ``exp(a_ik - m_i)`` divided by their sum, so each column sums to one to
+        round-off even for absurd log-probabilities (``|log f| > 1e16``), where
+        ``a - logsumexp(a)`` would lose ``log 2``.
+
+    Raises
+    ------
+    FloatingPointError
+        If some observation has zero density under every component (its column is
+        all ``-inf``), or a NaN appeared.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.log([[0.1, 0.3], [0.3, 0.1]])  # two components, two observations
+    >>> normalise_block(a).round(6).tolist(), a.round(12).tolist()
+    ([-0.916291, -0.916291], [[0.25, 0.75], [0.75, 0.25]])
+    """
+    m = log_joint_t.max(axis=0)
+    if not np.all(np.isfinite(m)):
+        bad = np.flatnonzero(~np.isfinite(m))
+        raise FloatingPointError(
+            f"the log-likelihood of {bad.size} observation(s) (first: row "
+            f"{first_row + bad[0]}) is {m[bad[0]]}: the data have zero density under every "
+            "component, or a NaN appeared. Check the data and the initial parameters "
+            "(or increase the regularisation)."
+        )
+    log_joint_t -= m
+    np.exp(log_joint_t, out=log_joint_t)
+    total = log_joint_t.sum(axis=0)
+    log_joint_t /= total
+    np.log(total, out=total)
+    total += m
+    return total
+
+
 def e_step(log_weights: np.ndarray, log_prob: np.ndarray) -> tuple[np.ndarray, float]:
     """E-step in log space.
 
@@ -366,9 +421,10 @@ def e_step(log_weights: np.ndarray, log_prob: np.ndarray) -> tuple[np.ndarray, f
     Returns
     -------
     log_resp : ndarray of shape (n_samples, n_components)
-        ``log r_ik``; ``exp`` of each row sums to one.
+        ``log r_ik = log pi_k + log f_ik - l_i``; ``exp`` of each row sums to one.
     loglik : float
-        Total observed-data log-likelihood ``sum_i logsumexp_k(log pi_k + log f_ik)``.
+        Total observed-data log-likelihood ``sum_i l_i``, with ``l_i`` from
+        :func:`normalise_block`.
 
     Raises
     ------
@@ -385,14 +441,7 @@ def e_step(log_weights: np.ndarray, log_prob: np.ndarray) -> tuple[np.ndarray, f
     ([[0.5, 0.5]], 0.0)
     """
     weighted = log_prob + log_weights
-    norm = logsumexp_rows(weighted)
-    if not np.all(np.isfinite(norm)):
-        bad = np.flatnonzero(~np.isfinite(norm))
-        raise FloatingPointError(
-            f"the log-likelihood of {bad.size} observation(s) (first: row {bad[0]}) is "
-            f"{norm[bad[0]]}: the data have zero density under every component. Check "
-            "the data and the initial parameters (or increase the regularisation)."
-        )
+    norm = normalise_block(weighted.T.copy())  # a copy: it is overwritten
     weighted -= norm[:, None]
     return weighted, float(norm.sum())
 

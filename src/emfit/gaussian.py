@@ -75,7 +75,7 @@ from ._validation import (
     check_positive_int,
     check_random_state,
 )
-from .em import EMFit, MixtureFamily
+from .em import EMFit, MixtureFamily, normalise_block
 
 __all__ = [
     "COVARIANCE_TYPES",
@@ -364,21 +364,6 @@ class _Prepared:
         return sqT, None, (D, D2)
 
 
-def _normalise_block(lpT: np.ndarray) -> np.ndarray:
-    """In place: ``lpT`` (K, rows) -> responsibilities; returns the log-normalisers."""
-    m = lpT.max(axis=0)
-    if not np.all(np.isfinite(m)):
-        raise FloatingPointError(
-            "some observations have zero density under every component (or a NaN "
-            "appeared); check the data, the initial parameters and reg_covar."
-        )
-    lpT -= m
-    np.exp(lpT, out=lpT)
-    s = lpT.sum(axis=0)
-    lpT /= s
-    return np.log(s) + m
-
-
 # Sufficient statistics computed inside the E-pass, from the block the E-step has in
 # cache anyway, for these covariance types (tied uses its own exact M-step).
 _FUSED_STATS = ("full", "diag", "spherical", "fixed")
@@ -419,7 +404,7 @@ def _e_pass(
 
     def block(start: int, stop: int) -> tuple[float, float, Any]:
         lpT, dmin, work = prep.block_log_prob(X[start:stop])
-        norm = _normalise_block(lpT)  # lpT now holds the responsibilities
+        norm = normalise_block(lpT, start)  # lpT now holds the responsibilities
         if want_resp:
             respT[:, start:stop] = lpT
         if want_samples:

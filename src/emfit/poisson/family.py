@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike
 from scipy.special import gammaln
 
 from .._validation import check_positive_float, check_positive_int
-from ..em import MixtureFamily, e_step
+from ..em import MixtureFamily, normalise_block
 from .glm import _gradient_steps, _irls_start, _newton, _products, fit_weighted_poisson
 from .pmf import STABLE_COUNTS, _eta_t, _kernel, _offset, log_pmf_constant
 
@@ -100,31 +100,6 @@ class PoissonRegressionData(NamedTuple):
         stable = bool(y.size and y.max() > STABLE_COUNTS)
         const = log_pmf_constant(y) if stable else -gammaln(y + 1.0)
         return cls(X, y, off, XT, _products(XT), stable, const, float(const.sum()))
-
-
-def _e_step_t(log_weights: np.ndarray, log_prob_t: np.ndarray) -> tuple[np.ndarray, float]:
-    """E-step on log-probabilities of shape (K, n); returns resp (K, n) and l.
-
-    Overwrites ``log_prob_t``. Same result as :func:`emfit.em.e_step`, but reduces
-    over the short first axis (much faster for large ``n``), and normalises the
-    responsibilities by their sum, so that rows sum to one even when the
-    log-probabilities are so large (``|log f| > 1e16``, absurd parameters) that
-    ``log r = a - logsumexp(a)`` would lose ``log 2`` to round-off.
-    """
-    a = log_prob_t
-    a += log_weights[:, None]
-    m = a.max(axis=0)
-    if not np.all(np.isfinite(m)):
-        # Let the driver's E-step raise its diagnostic (zero density, NaN).
-        e_step(log_weights, (a - log_weights[:, None]).T)
-        raise FloatingPointError("non-finite log-likelihood.")  # pragma: no cover
-    a -= m
-    np.exp(a, out=a)
-    total = a.sum(axis=0)
-    a /= total
-    np.log(total, out=total)
-    total += m
-    return a, float(total.sum())
 
 
 class PoissonRegressionFamily(MixtureFamily):
@@ -280,8 +255,9 @@ class PoissonRegressionFamily(MixtureFamily):
         # The y-only term is common to all components: it cancels in the
         # responsibilities and enters the log-likelihood as a constant sum.
         eta, mu, lp = self._log_prob_t(data, params, with_factorial=False)
-        resp_t, ll = _e_step_t(np.asarray(log_weights, dtype=np.float64), lp)
-        ll += data.sum_const
+        lp += np.asarray(log_weights, dtype=np.float64)[:, None]
+        ll = float(normalise_block(lp).sum()) + data.sum_const  # lp now holds the resp.
+        resp_t = lp
         if not update:
             return ll, None, None
         return ll, resp_t.sum(axis=1), self._update(data, resp_t, params, eta, mu)
