@@ -8,9 +8,10 @@ and the number of free parameters.
 
 The estimators take different data: ``X`` for the Gaussian and Bernoulli mixtures,
 ``(X, y, exposure=None)`` for the Poisson regressions. The methods here therefore take
-``*data`` and pass it on unchanged to the estimator's own ``score_samples`` and
-``predict_proba``. Each estimator overrides them only to state its public signature
-and docstring, and calls them with ``super()``.
+``*data`` and pass it on to the estimator's ``_log_joint`` (or, for the Gaussian
+mixture's blocked fast path, ``_resp_and_samples``). Each estimator keeps thin public
+methods only to state its signature; :func:`shared_docstrings` writes their
+docstrings from one template per method and the estimator's ``_data_doc``.
 """
 
 from __future__ import annotations
@@ -19,9 +20,64 @@ from typing import Any
 
 import numpy as np
 
-from .em import EMFit, MixtureFamily, RestartResult, fit_em
+from sklearn.exceptions import NotFittedError
 
-__all__ = ["MixtureEstimatorMixin", "canonical_order"]
+from .em import EMFit, MixtureFamily, RestartResult, fit_em, normalise_block
+
+__all__ = ["MixtureEstimatorMixin", "canonical_order", "shared_docstrings"]
+
+_RETURNS_FLOAT = "Returns\n-------\nfloat\n"
+#: Docstring of each shared method; ``{data}`` is the estimator's ``_data_doc``.
+_DOCSTRINGS = {
+    "predict_proba": (
+        "Responsibilities: the posterior probability of each component for each sample.\n\n"
+        "Computed by the E-step that fitting runs (:func:`emfit.em.normalise_block`).\n\n"
+        "Parameters\n----------\n{data}\n\nReturns\n-------\n"
+        "ndarray of shape (n_samples, n_components)\n"
+        "    Rows sum to one; columns in the order of the fitted components.\n"
+    ),
+    "score_samples": (
+        "Log-likelihood of each sample, ``log sum_k pi_k f(sample_i | theta_k)``.\n\n"
+        "Parameters\n----------\n{data}\n\nReturns\n-------\nndarray of shape (n_samples,)\n"
+    ),
+    "score": "Mean log-likelihood per sample.\n\nParameters\n----------\n{data}{ignored_y}\n\n"
+    + _RETURNS_FLOAT,
+    "predict": (
+        "Most probable component of each sample (the argmax of ``predict_proba``).\n\n"
+        "Parameters\n----------\n{data}\n\nReturns\n-------\n"
+        "ndarray of shape (n_samples,), dtype int\n"
+    ),
+    "bic": (
+        "Bayesian information criterion ``-2 l + P log n`` (lower is better).\n\n"
+        "``P`` is the number of free parameters: ``K - 1`` weights and those of the "
+        "components.\n\nParameters\n----------\n{data}\n\n" + _RETURNS_FLOAT
+    ),
+    "aic": (
+        "Akaike information criterion ``-2 l + 2 P`` (lower is better), ``P`` as for "
+        "``bic``.\n\nParameters\n----------\n{data}\n\n" + _RETURNS_FLOAT
+    ),
+}
+
+
+def shared_docstrings(cls: type) -> type:
+    """Class decorator: give the thin public methods of a mixture estimator their docstring.
+
+    A method in :data:`_DOCSTRINGS` that the class defines without a docstring gets
+    the shared one, with the class's ``_data_doc`` (the numpydoc lines of its data
+    arguments) in place of ``{data}``.
+
+    Examples
+    --------
+    >>> from emfit import GaussianMixture
+    >>> print(GaussianMixture.score.__doc__.splitlines()[0])
+    Mean log-likelihood per sample.
+    """
+    ignored_y = "\ny : ignored" if getattr(cls, "_score_takes_y", False) else ""
+    for name, template in _DOCSTRINGS.items():
+        method = cls.__dict__.get(name)
+        if method is not None and method.__doc__ is None:
+            method.__doc__ = template.format(data=cls._data_doc, ignored_y=ignored_y)
+    return cls
 
 
 def canonical_order(params: np.ndarray) -> np.ndarray:
@@ -43,16 +99,20 @@ def canonical_order(params: np.ndarray) -> np.ndarray:
 class MixtureEstimatorMixin:
     """Fitted attributes, ``score``, ``predict``, ``bic`` and ``aic`` of a mixture.
 
-    A subclass provides ``score_samples(*data)`` and ``predict_proba(*data)``,
+    A subclass provides ``_log_joint(*data)`` (or overrides ``_resp_and_samples``),
     ``_n_component_parameters()`` (the free parameters of the components, not of the
-    weights) and, for :meth:`_check_fitted`, the class attributes
-    ``_fitted_attribute`` and ``_fit_call``.
+    weights), ``_data_doc`` for the docstrings and, for :meth:`_check_fitted`, the
+    class attributes ``_fitted_attribute`` and ``_fit_call``.
     """
 
     #: An attribute that exists only once the estimator is fitted.
     _fitted_attribute: str = "weights_"
     #: How the error of an unfitted estimator tells the user to fit it.
     _fit_call: str = "fit(X)"
+    #: The numpydoc lines of the data arguments of predict_proba, score, bic, ...
+    _data_doc: str = "X : array-like of shape (n_samples, n_features)"
+    #: Whether ``score`` takes scikit-learn's ignored ``y`` after the data.
+    _score_takes_y: bool = True
 
     # ------------------------------------------------------------------ fitting
     def _fit_em(
@@ -94,7 +154,7 @@ class MixtureEstimatorMixin:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, self._fitted_attribute):
-            raise AttributeError(
+            raise NotFittedError(
                 f"This {type(self).__name__} is not fitted yet; call {self._fit_call} first."
             )
 
@@ -119,20 +179,34 @@ class MixtureEstimatorMixin:
     def _n_component_parameters(self) -> int:
         raise NotImplementedError
 
+    def _log_joint(self, *data: Any) -> np.ndarray:
+        """``log pi_k + log f(sample_i | theta_k)``, shape (n, K), from validated data."""
+        raise NotImplementedError
+
+    def _resp_and_samples(self, *data: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Responsibilities (n, K) and per-sample log-likelihoods (n,): the E-step."""
+        log_joint_t = self._log_joint(*data).T.copy()  # overwritten by the E-step
+        samples = normalise_block(log_joint_t)
+        return log_joint_t.T, samples
+
+    def predict_proba(self, *data: Any) -> np.ndarray:
+        self._check_fitted()
+        return self._resp_and_samples(*data)[0]
+
+    def score_samples(self, *data: Any) -> np.ndarray:
+        self._check_fitted()
+        return self._resp_and_samples(*data)[1]
+
     def score(self, *data: Any) -> float:
-        """Mean log-likelihood per sample."""
         return float(self.score_samples(*data).mean())
 
     def predict(self, *data: Any) -> np.ndarray:
-        """Most probable component of each sample (argmax of ``predict_proba``)."""
         return self.predict_proba(*data).argmax(axis=1)
 
     def bic(self, *data: Any) -> float:
-        """Bayesian information criterion ``-2 l + P log n`` (lower is better)."""
         ll = self.score_samples(*data)
         return float(-2.0 * ll.sum() + self._n_parameters() * np.log(ll.shape[0]))
 
     def aic(self, *data: Any) -> float:
-        """Akaike information criterion ``-2 l + 2 P`` (lower is better)."""
         ll = self.score_samples(*data)
         return float(-2.0 * ll.sum() + 2.0 * self._n_parameters())

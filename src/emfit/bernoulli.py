@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator
 
-from ._base import MixtureEstimatorMixin, canonical_order
+from ._base import MixtureEstimatorMixin, canonical_order, shared_docstrings
 from ._validation import (
     check_array,
     check_binary,
@@ -42,7 +42,7 @@ from ._validation import (
     check_positive_int,
     check_random_state,
 )
-from .em import MixtureFamily, logsumexp_rows
+from .em import MixtureFamily
 
 __all__ = [
     "BernoulliFamily",
@@ -215,6 +215,7 @@ class BernoulliFamily(MixtureFamily):
         return int(np.size(params))
 
 
+@shared_docstrings
 class BernoulliMixture(MixtureEstimatorMixin, BaseEstimator):
     r"""Mixture of multivariate Bernoulli distributions fitted by EM.
 
@@ -363,91 +364,29 @@ class BernoulliMixture(MixtureEstimatorMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         return self
 
-    def _log_joint(self, X: np.ndarray) -> np.ndarray:
-        return bernoulli_log_prob(X, self.probabilities_) + self._log_weights()
-
-    def score_samples(self, X: ArrayLike) -> np.ndarray:
-        """Log-likelihood ``log p(x_i)`` of each sample.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        return logsumexp_rows(self._log_joint(self._validate(X)))
-
-    def score(self, X: ArrayLike, y: Any = None) -> float:
-        """Mean log-likelihood per sample.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : ignored
-
-        Returns
-        -------
-        float
-        """
-        return super().score(X)
-
-    def predict_proba(self, X: ArrayLike) -> np.ndarray:
-        """Responsibilities ``P(z_i = k | x_i)``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_components)
-        """
-        a = self._log_joint(self._validate(X))
-        return np.exp(a - logsumexp_rows(a)[:, None])
-
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        """Most probable component of each sample.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,), dtype int
-        """
-        return super().predict(X)
+    def _log_joint(self, X: Any) -> np.ndarray:
+        return bernoulli_log_prob(self._validate(X), self.probabilities_) + self._log_weights()
 
     def _n_component_parameters(self) -> int:
         return self.probabilities_.size
 
+    # the public signatures; docstrings from emfit._base.shared_docstrings
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        return super().predict_proba(X)
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        return super().predict(X)
+
+    def score_samples(self, X: ArrayLike) -> np.ndarray:
+        return super().score_samples(X)
+
+    def score(self, X: ArrayLike, y: Any = None) -> float:
+        return super().score(X)
+
     def bic(self, X: ArrayLike) -> float:
-        """Bayesian information criterion ``-2 l + P log n``, ``P = (K-1) + K d``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        float
-            Lower is better.
-        """
         return super().bic(X)
 
     def aic(self, X: ArrayLike) -> float:
-        """Akaike information criterion ``-2 l + 2 P`` (lower is better).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        float
-        """
         return super().aic(X)
 
     def sample(self, n_samples: int = 1, random_state: Any = None) -> tuple[np.ndarray, np.ndarray]:

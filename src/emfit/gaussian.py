@@ -65,10 +65,9 @@ from typing import Any
 import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import ThreadpoolController
 
-from ._base import MixtureEstimatorMixin
+from ._base import MixtureEstimatorMixin, shared_docstrings
 from ._validation import (
     check_array,
     check_positive_float,
@@ -870,25 +869,6 @@ class GaussianFamily(MixtureFamily[GaussianParams]):
         new = GaussianParams(means, covs, compute_precision_cholesky(covs, self.covariance_type))
         return ll, nk, new
 
-    # ---- helpers for the estimator
-    def log_resp_and_samples(
-        self, X: np.ndarray, log_weights: np.ndarray, params: GaussianParams
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Responsibilities and per-sample log-likelihoods, robust for tiny variances."""
-        _, respT, samples, _ = _e_pass(
-            X, log_weights, params, self.covariance_type, want_resp=True, want_samples=True
-        )
-        return np.ascontiguousarray(respT.T), samples
-
-    def score_samples(
-        self, X: np.ndarray, log_weights: np.ndarray, params: GaussianParams
-    ) -> np.ndarray:
-        """Per-sample log-likelihood ``log sum_k pi_k f(x_i | theta_k)``."""
-        _, _, samples, _ = _e_pass(
-            X, log_weights, params, self.covariance_type, want_resp=False, want_samples=True
-        )
-        return samples
-
 
 def _overflow_message(variance: float | None) -> str:
     return (
@@ -936,6 +916,7 @@ def _precisions_cholesky_from_precisions(P: np.ndarray, covariance_type: str, na
 
 
 # ======================================================================= estimator
+@shared_docstrings
 class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
     """Gaussian mixture model fitted by EM.
 
@@ -1307,94 +1288,35 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
             self.covariance_type, reg_covar=float(self.reg_covar), variance=self.variance
         )
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Responsibilities ``P(component k | x_i)``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_components)
-            Rows sum to one.
-        """
-        check_is_fitted(self)
+    def _resp_and_samples(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        # the blocked E-pass of fitting, robust for tiny variances
         X = self._check_X(X, reset=False)
-        resp, _ = self._family_for_predict().log_resp_and_samples(
-            X, self._log_weights(), self._params()
+        _, respT, samples, _ = _e_pass(
+            X, self._log_weights(), self._params(), self.covariance_type,
+            want_resp=True, want_samples=True,
         )
-        return resp
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Most likely component of each sample.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,), dtype int
-        """
-        return super().predict(X)
-
-    def score_samples(self, X: Any) -> np.ndarray:
-        """Log-likelihood of each sample, ``log sum_k pi_k N(x_i | mu_k, Sigma_k)``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        return self._family_for_predict().score_samples(X, self._log_weights(), self._params())
-
-    def score(self, X: Any, y: Any = None) -> float:
-        """Mean log-likelihood per sample (scikit-learn's convention).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : ignored
-
-        Returns
-        -------
-        float
-        """
-        return super().score(X)
+        return np.ascontiguousarray(respT.T), samples
 
     def _n_component_parameters(self) -> int:
         return self._family_for_predict().n_parameters(self._params())
 
+    # the public signatures; docstrings from emfit._base.shared_docstrings
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return super().predict_proba(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        return super().predict(X)
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        return super().score_samples(X)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        return super().score(X)
+
     def bic(self, X: Any) -> float:
-        """Bayesian information criterion ``-2 l + p log n`` (lower is better).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        float
-        """
         return super().bic(X)
 
     def aic(self, X: Any) -> float:
-        """Akaike information criterion ``-2 l + 2 p`` (lower is better).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        float
-        """
         return super().aic(X)
 
     def sample(self, n_samples: int = 1, random_state: Any = None) -> tuple[np.ndarray, np.ndarray]:
@@ -1412,7 +1334,7 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
             Component of each sample, sorted.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         n_samples = check_positive_int(n_samples, "n_samples")
         rng = check_random_state(self.random_state if random_state is None else random_state)
         K, d = self.means_.shape

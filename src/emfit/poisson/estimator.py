@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
-from .._base import MixtureEstimatorMixin, canonical_order
+from .._base import MixtureEstimatorMixin, canonical_order, shared_docstrings
 from .._validation import (
     check_array,
     check_counts,
@@ -23,11 +23,10 @@ from .._validation import (
     check_positive_int,
     check_random_state,
 )
-from ..em import logsumexp_rows
 from .family import INITS, M_STEPS, PoissonRegressionData, PoissonRegressionFamily
 from .inference import _standard_errors
 from .information import _louis_parts, observed_information
-from .likelihood import _pieces, _softmax_rows
+from .likelihood import _pieces
 from .pmf import _eta, component_log_prob, design_matrix
 
 __all__ = ["PoissonRegressionMixture"]
@@ -40,6 +39,7 @@ def _check_offset(exposure: Any, n: int) -> np.ndarray:
     return np.log(check_exposure(exposure, n))
 
 
+@shared_docstrings
 class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
     r"""Finite mixture of Poisson regressions fitted by EM.
 
@@ -150,6 +150,14 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
 
     _fitted_attribute = "coef_"
     _fit_call = "fit(X, y)"
+    _data_doc = (
+        "X : array-like of shape (n_samples, n_features)\n"
+        "y : array-like of shape (n_samples,)\n"
+        "    Counts.\n"
+        "exposure : array-like of shape (n_samples,), optional\n"
+        "    Exposure ``e_i > 0``: the rates are ``e_i exp(b_k + x_i beta_k)``."
+    )
+    _score_takes_y = False
 
     def __init__(
         self,
@@ -283,73 +291,35 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         return self
 
     # ------------------------------------------------------------------ inference
-    def _log_joint(self, Z: np.ndarray, y: np.ndarray, offset: np.ndarray) -> np.ndarray:
-        return component_log_prob(self._full_coef(), Z, y, offset) + self._log_weights()
+    def _log_joint(self, X: Any, y: Any, exposure: Any = None) -> np.ndarray:
+        Z, y_arr, offset = self._design(X, y, exposure)
+        return component_log_prob(self._full_coef(), Z, y_arr, offset) + self._log_weights()
+
+    def _n_component_parameters(self) -> int:
+        return self._full_coef().size
+
+    # the public signatures; docstrings from emfit._base.shared_docstrings
+    def predict_proba(
+        self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None
+    ) -> np.ndarray:
+        return super().predict_proba(X, y, exposure)
+
+    def predict(self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None) -> np.ndarray:
+        return super().predict(X, y, exposure)
 
     def score_samples(
         self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None
     ) -> np.ndarray:
-        """Log-likelihood of each sample, ``log p(y_i | x_i)``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        exposure : array-like of shape (n_samples,), optional
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        return logsumexp_rows(self._log_joint(*self._design(X, y, exposure)))
+        return super().score_samples(X, y, exposure)
 
     def score(self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None) -> float:
-        """Mean log-likelihood per sample.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        exposure : array-like of shape (n_samples,), optional
-
-        Returns
-        -------
-        float
-        """
         return super().score(X, y, exposure)
 
-    def predict_proba(
-        self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None
-    ) -> np.ndarray:
-        """Posterior component probabilities (responsibilities) ``P(z_i = k | x_i, y_i)``.
+    def bic(self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None) -> float:
+        return super().bic(X, y, exposure)
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        exposure : array-like of shape (n_samples,), optional
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_components)
-            Rows sum to one; columns in the canonical component order.
-        """
-        return _softmax_rows(self._log_joint(*self._design(X, y, exposure)))
-
-    def predict(self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None) -> np.ndarray:
-        """Most probable component of each sample (argmax of :meth:`predict_proba`).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        exposure : array-like of shape (n_samples,), optional
-
-        Returns
-        -------
-        ndarray of shape (n_samples,), dtype int
-        """
-        return super().predict(X, y, exposure)
+    def aic(self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None) -> float:
+        return super().aic(X, y, exposure)
 
     def predict_mean(self, X: ArrayLike, exposure: ArrayLike | None = None) -> np.ndarray:
         """Mixture mean ``E[y | x] = sum_k pi_k e exp(b_k + x^T beta_k)``.
@@ -365,41 +335,6 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         """
         Z, _, off = self._design(X, None, exposure)
         return np.exp(_eta(Z, self._full_coef().T, off)) @ self.weights_
-
-    def _n_component_parameters(self) -> int:
-        return self._full_coef().size
-
-    def bic(self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None) -> float:
-        """Bayesian information criterion ``-2 l + P log n`` (lower is better).
-
-        ``P = (K - 1) + K (n_features + fit_intercept)`` free parameters.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        exposure : array-like of shape (n_samples,), optional
-
-        Returns
-        -------
-        float
-        """
-        return super().bic(X, y, exposure)
-
-    def aic(self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None) -> float:
-        """Akaike information criterion ``-2 l + 2 P`` (lower is better).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        exposure : array-like of shape (n_samples,), optional
-
-        Returns
-        -------
-        float
-        """
-        return super().aic(X, y, exposure)
 
     def sample(
         self, X: ArrayLike, exposure: ArrayLike | None = None, random_state: Any = None
