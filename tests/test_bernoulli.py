@@ -68,8 +68,10 @@ def test_m_step_clips_to_alpha_and_keeps_empty_components():
     _, p = bernoulli_m_step(X, resp, alpha=1e-3)
     np.testing.assert_allclose(p[0], [1 - 1e-3, 1e-3])
     np.testing.assert_allclose(p[1], [1 - 1e-3, 1e-3])  # empty: column means, clipped
-    kept = BernoulliFamily(alpha=1e-3).m_step(X, resp, np.array([[0.5, 0.5], [0.3, 0.7]]))
-    np.testing.assert_allclose(kept[1], [0.3, 0.7])
+    previous = np.array([[0.5, 0.5], [0.3, 0.7]])
+    kept = BernoulliFamily(alpha=1e-3).m_step(X, resp, previous)
+    np.testing.assert_allclose(kept[1], [0.3, 0.7])  # during EM: the previous values
+    np.testing.assert_array_equal(kept, bernoulli_m_step(X, resp, 1e-3, previous=previous)[1])
 
 
 def test_recovers_truth():

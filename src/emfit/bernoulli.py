@@ -91,12 +91,14 @@ def bernoulli_log_prob(X: ArrayLike, probabilities: ArrayLike) -> np.ndarray:
 
 
 def bernoulli_m_step(
-    X: ArrayLike, resp: ArrayLike, alpha: float = 1e-10
+    X: ArrayLike, resp: ArrayLike, alpha: float = 1e-10, previous: ArrayLike | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Closed-form M-step: ``pi_k = mean_i r_ik``, ``p_k = sum_i r_ik x_i / sum_i r_ik``.
 
+    The M-step that :class:`BernoulliFamily` (and so :class:`BernoulliMixture`) runs.
     Probabilities are clipped to ``[alpha, 1 - alpha]``, the exact maximiser over that
-    box. A component with ``sum_i r_ik = 0`` gets the column means of ``X``.
+    box. A component with ``sum_i r_ik = 0`` has no data to learn from: it keeps its
+    ``previous`` probabilities, or gets the column means of ``X`` when there are none.
 
     Parameters
     ----------
@@ -106,6 +108,8 @@ def bernoulli_m_step(
         Responsibilities (rows sum to one).
     alpha : float, default=1e-10
         Clipping bound, in ``(0, 0.5)``.
+    previous : array-like of shape (K, d), optional
+        The probabilities before the step (during EM).
 
     Returns
     -------
@@ -130,7 +134,7 @@ def bernoulli_m_step(
     p = np.empty_like(num)
     ok = n_k > 0
     p[ok] = num[ok] / n_k[ok, None]
-    p[~ok] = X.mean(axis=0)
+    p[~ok] = X.mean(axis=0) if previous is None else np.asarray(previous, dtype=np.float64)[~ok]
     np.clip(p, alpha, 1.0 - alpha, out=p)
     return n_k / resp.shape[0], p
 
@@ -177,11 +181,7 @@ class BernoulliFamily(MixtureFamily):
         return bernoulli_log_prob(data, params)
 
     def m_step(self, data: np.ndarray, resp: np.ndarray, params: np.ndarray) -> np.ndarray:
-        n_k = resp.sum(axis=0)
-        p = np.array(params, dtype=np.float64, copy=True)
-        ok = n_k > 0  # an empty component keeps its probabilities
-        p[ok] = (resp[:, ok].T @ data) / n_k[ok, None]
-        return np.clip(p, self.alpha, 1.0 - self.alpha, out=p)
+        return bernoulli_m_step(data, resp, self.alpha, previous=params)[1]
 
     def initialize(
         self, data: np.ndarray, n_components: int, rng: np.random.Generator
@@ -368,7 +368,7 @@ class BernoulliMixture(MixtureEstimatorMixin, BaseEstimator):
         return bernoulli_log_prob(self._validate(X), self.probabilities_) + self._log_weights()
 
     def _n_component_parameters(self) -> int:
-        return self.probabilities_.size
+        return BernoulliFamily(self.alpha).n_parameters(self.probabilities_)
 
     # the public signatures; docstrings from emfit._base.shared_docstrings
     def predict_proba(self, X: ArrayLike) -> np.ndarray:

@@ -296,7 +296,7 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         return component_log_prob(self._full_coef(), Z, y_arr, offset) + self._log_weights()
 
     def _n_component_parameters(self) -> int:
-        return self._full_coef().size
+        return PoissonRegressionFamily().n_parameters(self._full_coef())
 
     # the public signatures; docstrings from emfit._base.shared_docstrings
     def predict_proba(
