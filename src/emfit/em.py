@@ -479,7 +479,7 @@ def _run_once(
     max_iter: int,
     check_monotone: bool,
     restart: int,
-) -> tuple[np.ndarray, Any, float, np.ndarray, int, bool, float]:
+) -> EMFit:
     n = family.n_samples(data)
     history = np.empty(max_iter, dtype=np.float64)
     # E-step at the initial parameters, fused with the first M-step.
@@ -515,7 +515,15 @@ def _run_once(
             break
         prev = ll = ll_new
         resp_sum, new_params = next_sum, next_params
-    return weights, params, ll, history[:n_iter].copy(), n_iter, converged, initial_ll
+    return EMFit(
+        weights=weights,
+        params=params,
+        loglik=ll,
+        history=history[:n_iter].copy(),
+        n_iter=n_iter,
+        converged=converged,
+        initial_loglik=initial_ll,
+    )
 
 
 def _first_best(runs: list[EMFit]) -> EMFit:
@@ -608,25 +616,16 @@ def fit_em(
                 weights = weights_init
             if params_init is not None:
                 params = params_init
-        w, p, ll, hist, n_iter, conv, ll0 = _run_once(
-            data,
-            family,
-            weights,
-            params,
-            tol=tol,
-            max_iter=max_iter,
-            check_monotone=check_monotone,
-            restart=i,
-        )
         runs.append(
-            EMFit(
-                weights=w,
-                params=p,
-                loglik=ll,
-                history=hist,
-                n_iter=n_iter,
-                converged=conv,
-                initial_loglik=ll0,
+            _run_once(
+                data,
+                family,
+                weights,
+                params,
+                tol=tol,
+                max_iter=max_iter,
+                check_monotone=check_monotone,
+                restart=i,
             )
         )
     best = _first_best(runs)
