@@ -629,7 +629,9 @@ def fit_em(
             )
         )
     best = _first_best(runs)
-    best.restarts = [RestartResult(loglik=r.loglik, n_iter=r.n_iter, converged=r.converged) for r in runs]
+    best.restarts = [
+        RestartResult(loglik=r.loglik, n_iter=r.n_iter, converged=r.converged) for r in runs
+    ]
     if not best.converged and max_iter > 0:
         warnings.warn(
             f"EM did not converge in max_iter={max_iter} iterations (relative change of "

@@ -279,7 +279,7 @@ def _log_det_precision_cholesky(params: GaussianParams, covariance_type: str, d:
     return -0.5 * d * np.log(params.covariances)
 
 
-class _Prepared:
+class _EStepConstants:
     """Per-parameter quantities of the E-step, computed once per pass over the data.
 
     Block results are laid out component-major, shape ``(K, rows)``, so that the
@@ -393,7 +393,7 @@ def _e_pass(
     in block order, so the result does not depend on the number of worker threads.
     """
     n = X.shape[0]
-    prep = _Prepared(params, covariance_type, log_weights)
+    prep = _EStepConstants(params, covariance_type, log_weights)
     K, d = prep.K, prep.d
     respT = np.empty((K, n)) if want_resp else None
     samples = np.empty(n) if want_samples else None
@@ -661,7 +661,7 @@ def gaussian_log_prob(X: np.ndarray, params: GaussianParams, covariance_type: st
     -0.918939
     """
     K = params.means.shape[0]
-    prep = _Prepared(params, covariance_type, np.zeros(K))
+    prep = _EStepConstants(params, covariance_type, np.zeros(K))
     out = np.empty((X.shape[0], K))
     for start in range(0, X.shape[0], prep.block):
         lpT, dmin, _ = prep.block_log_prob(X[start : start + prep.block])

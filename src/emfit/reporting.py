@@ -68,7 +68,8 @@ def _round_scalar(value: Any, spec: str, kind: str, guard: float) -> float | int
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Integral, np.integer)):
             raise ValueError(f"value must be an integer for spec {spec!r}, got {value!r}")
         return int(value)
-    if not isinstance(value, (Real, np.floating, np.integer)) or isinstance(value, (bool, np.bool_)):
+    is_bool = isinstance(value, (bool, np.bool_))
+    if is_bool or not isinstance(value, (Real, np.floating, np.integer)):
         raise ValueError(f"value must be a real number, got {value!r}")
     value = float(value)
     if not math.isfinite(value):
@@ -135,7 +136,8 @@ def rounded(value: Any, spec: str, *, guard: float = TIE_GUARD) -> Any:
     """
     kind, spec = _parse_spec(spec)
     if np.ndim(value) == 0:
-        return _round_scalar(value.item() if isinstance(value, np.ndarray) else value, spec, kind, guard)
+        scalar = value.item() if isinstance(value, np.ndarray) else value
+        return _round_scalar(scalar, spec, kind, guard)
     array = np.asarray(value)
     out = [_round_scalar(v, spec, kind, guard) for v in array.ravel().tolist()]
     return np.array(out, dtype=int if kind == "d" else float).reshape(array.shape)

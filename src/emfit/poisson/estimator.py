@@ -26,7 +26,7 @@ from .._validation import (
 from .family import INITS, M_STEPS, PoissonRegressionData, PoissonRegressionFamily
 from .inference import _standard_errors
 from .information import _louis_parts, observed_information
-from .likelihood import _pieces
+from .likelihood import _mixture_at_theta
 from .pmf import _eta, component_log_prob, design_matrix
 
 __all__ = ["PoissonRegressionMixture"]
@@ -410,7 +410,7 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         missing : ndarray of shape (P, P)
         """
         Z, y_arr, off = self._design(X, y, exposure)
-        p = _pieces(self._theta(), Z, y_arr, off)
+        p = _mixture_at_theta(self._theta(), Z, y_arr, off)
         return _louis_parts(p, Z, y_arr)
 
     def standard_errors(

@@ -17,7 +17,7 @@ from scipy.special import gammaln
 from .._validation import check_positive_float, check_positive_int
 from ..em import MixtureFamily, normalise_block
 from .glm import _gradient_steps, _irls_start, _newton, _products, fit_weighted_poisson
-from .pmf import STABLE_COUNTS, _eta_t, _kernel, _offset, log_pmf_constant
+from .pmf import STABLE_COUNTS, _eta_t, _log_prob_kernel, _offset, log_pmf_constant
 
 __all__ = ["PoissonRegressionData", "PoissonRegressionFamily"]
 
@@ -184,7 +184,7 @@ class PoissonRegressionFamily(MixtureFamily):
         """
         eta = _eta_t(data.XT, np.asarray(params, dtype=np.float64), data.offset)
         mu = np.exp(eta)
-        lp = _kernel(data.y, eta, mu, data.stable)
+        lp = _log_prob_kernel(data.y, eta, mu, data.stable)
         if with_factorial:
             lp += data.const
         return eta, mu, lp

@@ -20,7 +20,15 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .pmf import _eta, _eta_t, _float_arrays, _kernel, _neg_deviance, _offset, log_pmf_constant
+from .pmf import (
+    _eta,
+    _eta_t,
+    _float_arrays,
+    _log_prob_kernel,
+    _neg_deviance,
+    _offset,
+    log_pmf_constant,
+)
 
 __all__ = [
     "WeightedPoissonFit",
@@ -260,14 +268,14 @@ def _objective(
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """``(eta, mu, L)`` at ``beta``: the clipped linear predictor, ``mu = exp(eta)`` and
     the objective ``L = sum w (y eta - exp(eta))`` of :func:`_newton` and
-    :func:`_gradient_steps`, computed by :func:`_kernel` (``stable`` chooses the form,
+    :func:`_gradient_steps`, computed by :func:`_log_prob_kernel` (``stable`` chooses the form,
     so ``L`` leaves out the ``y``-only terms). ``eta`` and ``mu`` may be passed if
     already known."""
     if eta is None:
         eta = _eta_t(XT, beta, offset)
     if mu is None:
         mu = np.exp(eta)
-    return eta, mu, float(w @ _kernel(y, eta, mu, stable))
+    return eta, mu, float(w @ _log_prob_kernel(y, eta, mu, stable))
 
 
 def _newton(
@@ -295,7 +303,7 @@ def _newton(
     ``L`` is below round-off. With ``need_loglik=False`` the returned ``loglik`` may
     be NaN (saves an ``exp`` in the EM loop). ``XX`` (from :func:`_products`) makes
     the Hessian a single matrix-vector product. The objective is computed by
-    :func:`_kernel` (``stable`` chooses the form), so ``loglik`` leaves out the
+    :func:`_log_prob_kernel` (``stable`` chooses the form), so ``loglik`` leaves out the
     ``y``-only terms.
     """
     eta, mu, L = _objective(XT, y, offset, w, beta, stable, eta, mu)
@@ -411,7 +419,7 @@ def _gradient_steps(
 ) -> WeightedPoissonFit:
     """Gradient ascent with Armijo backtracking on ``sum w (y eta - exp(eta))``.
 
-    The objective is computed by :func:`_kernel` (see :func:`_newton`).
+    The objective is computed by :func:`_log_prob_kernel` (see :func:`_newton`).
     """
     eta, mu, L = _objective(XT, y, offset, w, beta, stable, eta, mu)
     wy = w * y

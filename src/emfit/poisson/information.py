@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .likelihood import _density_ratios, _pieces, _Pieces, _resp_over_weights
+from .likelihood import _density_ratios, _mixture_at_theta, _MixtureAtTheta, _resp_over_weights
 from .pmf import _float_arrays
 
 __all__ = [
@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 
-def _hessian_direct(p: _Pieces, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _hessian_direct(p: _MixtureAtTheta, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Analytic Hessian of l, block by block (see :func:`loglik_hessian`)."""
     r, mu = p.resp, p.mu
     K, q = p.coef.shape
@@ -61,7 +61,7 @@ def _hessian_direct(p: _Pieces, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return H
 
 
-def _louis_parts(p: _Pieces, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _louis_parts(p: _MixtureAtTheta, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Complete-data and missing information (Louis 1982), in the flat parameters.
 
     At a zero weight ``pi_k = 0`` the weight block of both is computed as its limit
@@ -127,7 +127,7 @@ def _louis_parts(p: _Pieces, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, 
     return Ic, Im
 
 
-def _louis(p: _Pieces, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _louis(p: _MixtureAtTheta, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Observed information by Louis' formula: I_complete - I_missing.
 
     At a zero weight the weight blocks of both terms are infinite; their difference
@@ -178,7 +178,7 @@ def loglik_hessian(
     [[-2.0]]
     """
     X, y = _float_arrays(X, y)
-    return _hessian_direct(_pieces(theta, X, y, offset), X, y)
+    return _hessian_direct(_mixture_at_theta(theta, X, y, offset), X, y)
 
 
 def observed_information(
@@ -231,7 +231,7 @@ def observed_information(
     if method not in ("hessian", "louis"):
         raise ValueError(f"method must be 'hessian' or 'louis'; got {method!r}.")
     X, y = _float_arrays(X, y)
-    p = _pieces(theta, X, y, offset)
+    p = _mixture_at_theta(theta, X, y, offset)
     if method == "hessian":
         return -_hessian_direct(p, X, y)
     return _louis(p, X, y)
@@ -286,7 +286,7 @@ def complete_information(
     True
     """
     X, y = _float_arrays(X, y)
-    return _louis_parts(_pieces(theta, X, y, offset), X, y)[0]
+    return _louis_parts(_mixture_at_theta(theta, X, y, offset), X, y)[0]
 
 
 def missing_information(
@@ -325,4 +325,4 @@ def missing_information(
     [[0.0]]
     """
     X, y = _float_arrays(X, y)
-    return _louis_parts(_pieces(theta, X, y, offset), X, y)[1]
+    return _louis_parts(_mixture_at_theta(theta, X, y, offset), X, y)[1]

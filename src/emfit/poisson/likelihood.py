@@ -2,7 +2,7 @@ r"""The mixture's log-likelihood ``l``, the EM function ``Q``, and their gradien
 
 Every function takes ``theta`` flat or as ``(weights, coef)`` (see "Parametrisation of
 theta" in :mod:`emfit.poisson`; :func:`pack_theta` and :func:`unpack_theta` convert)
-and a design matrix. ``_pieces`` computes, once per ``theta``, what the gradients here
+and a design matrix. ``_mixture_at_theta`` computes, once per ``theta``, what the gradients here
 and the information matrices of :mod:`emfit.poisson.information` share: the means,
 the log-probabilities, the responsibilities and ``l``.
 """
@@ -92,7 +92,7 @@ def unpack_theta(theta: ArrayLike, n_features: int) -> tuple[np.ndarray, np.ndar
     return weights, theta[K - 1 :].reshape(K, q).copy()
 
 
-def _parts(theta: Any, q: int) -> tuple[np.ndarray, np.ndarray]:
+def _weights_and_coef(theta: Any, q: int) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(theta, tuple):
         weights, coef = theta
         weights = np.asarray(weights, dtype=np.float64).ravel()
@@ -121,7 +121,7 @@ def _softmax_rows(a: np.ndarray) -> np.ndarray:
     return e
 
 
-class _Pieces(NamedTuple):
+class _MixtureAtTheta(NamedTuple):
     weights: np.ndarray  # (K,)
     coef: np.ndarray  # (K, q)
     mu: np.ndarray  # (n, K)
@@ -130,15 +130,17 @@ class _Pieces(NamedTuple):
     loglik: float
 
 
-def _pieces(theta: Any, X: ArrayLike, y: ArrayLike, offset: ArrayLike | None) -> _Pieces:
+def _mixture_at_theta(
+    theta: Any, X: ArrayLike, y: ArrayLike, offset: ArrayLike | None
+) -> _MixtureAtTheta:
     X, y = _float_arrays(X, y)
-    weights, coef = _parts(theta, X.shape[1])
+    weights, coef = _weights_and_coef(theta, X.shape[1])
     eta = _eta(X, coef.T, _offset(offset, len(y)))
     mu = np.exp(eta)
     log_prob = _neg_deviance(y[:, None], mu) + log_pmf_constant(y)[:, None]
     _, ll = e_step(_log(weights), log_prob)  # raises on zero density
     resp = _softmax_rows(log_prob + _log(weights))
-    return _Pieces(weights, coef, mu, log_prob, resp, ll)
+    return _MixtureAtTheta(weights, coef, mu, log_prob, resp, ll)
 
 
 def loglik(theta: Any, X: ArrayLike, y: ArrayLike, offset: ArrayLike | None = None) -> float:
@@ -170,7 +172,7 @@ def loglik(theta: Any, X: ArrayLike, y: ArrayLike, offset: ArrayLike | None = No
     True
     """
     X, y = _float_arrays(X, y)
-    weights, coef = _parts(theta, X.shape[1])
+    weights, coef = _weights_and_coef(theta, X.shape[1])
     log_prob = component_log_prob(coef, X, y, offset)
     return float(logsumexp_rows(log_prob + _log(weights)).sum())
 
@@ -203,7 +205,7 @@ def _score_from(
     return np.concatenate([g_pi, g_beta])
 
 
-def _density_ratios(p: _Pieces) -> np.ndarray:
+def _density_ratios(p: _MixtureAtTheta) -> np.ndarray:
     """``f_ik / f_i`` (n, K), with ``f_i = sum_k pi_k f_ik``: equals ``r_ik / pi_k`` but is
     finite (defined) at ``pi_k = 0``. Capped at the largest float (when a zero-weight
     component is more than ``e^709`` times as likely as the mixture), so that
@@ -214,7 +216,7 @@ def _density_ratios(p: _Pieces) -> np.ndarray:
     return np.minimum(R, np.finfo(np.float64).max, out=R)
 
 
-def _resp_over_weights(p: _Pieces) -> np.ndarray:
+def _resp_over_weights(p: _MixtureAtTheta) -> np.ndarray:
     """``r_ik / pi_k`` (n, K): the plain quotient when every weight is positive (the
     historical arithmetic), else :func:`_density_ratios` (its limit at ``pi_k = 0``)."""
     if np.all(p.weights > 0):
@@ -262,7 +264,7 @@ def loglik_gradient(
     [1.575, -2.155, 0.0]
     """
     X, y = _float_arrays(X, y)
-    p = _pieces(theta, X, y, offset)
+    p = _mixture_at_theta(theta, X, y, offset)
     if np.all(p.weights > 0):
         return _score_from(p.resp, p.resp, p.weights, p.mu, X, y)
     R = _density_ratios(p)
@@ -313,8 +315,8 @@ def q_function(
     True
     """
     X, y = _float_arrays(X, y)
-    resp = _pieces(theta_old, X, y, offset).resp
-    weights, coef = _parts(theta, X.shape[1])
+    resp = _mixture_at_theta(theta_old, X, y, offset).resp
+    weights, coef = _weights_and_coef(theta, X.shape[1])
     a = component_log_prob(coef, X, y, offset) + _log(weights)
     with np.errstate(invalid="ignore"):  # 0 * -inf where pi_k = 0; masked
         return float(np.where(resp > 0, resp * a, 0.0).sum())
@@ -374,7 +376,7 @@ def q_gradient(
     True
     """
     X, y = _float_arrays(X, y)
-    resp = _pieces(theta_old, X, y, offset).resp
-    weights, coef = _parts(theta, X.shape[1])
+    resp = _mixture_at_theta(theta_old, X, y, offset).resp
+    weights, coef = _weights_and_coef(theta, X.shape[1])
     mu = np.exp(_eta(X, coef.T, _offset(offset, len(y))))
     return _score_from(resp, resp, weights, mu, X, y)

@@ -139,7 +139,7 @@ def _neg_deviance(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
     return d
 
 
-def _kernel(y: np.ndarray, eta: np.ndarray, mu: np.ndarray, stable: bool) -> np.ndarray:
+def _log_prob_kernel(y: np.ndarray, eta: np.ndarray, mu: np.ndarray, stable: bool) -> np.ndarray:
     """The parameter-dependent part of ``log f(y | mu)``.
 
     ``stable``: ``-D(y, mu)`` (add :func:`log_pmf_constant`); otherwise
