@@ -15,11 +15,20 @@ Two small jobs that configuration alone cannot do:
 4. **Exercise labels in LaTeX.** sphinx-exercise labels an exercise
    ``exercise:<label>`` in LaTeX, while a ``{ref}`` to it links to
    ``<docname>:<label>``, which LaTeX prints as "??". We emit the second label too.
+5. **Code without its docstring.** ``literalinclude`` with ``:pyobject:`` takes the
+   option ``:no-docstring:``: the chapters show the function that ``fit`` runs, its
+   signature and body, while its docstring (the API reference's business) is left
+   out. The docstring is found with :mod:`ast`, not by line numbers.
 """
 
 from __future__ import annotations
 
+import ast
 import os
+import textwrap
+
+from docutils.parsers.rst import directives
+from sphinx.directives import code
 
 from sphinx.application import Sphinx
 from sphinx.config import Config
@@ -88,7 +97,35 @@ def _skip_namedtuple_aliases(app: Sphinx, what, name, obj, skip, options):
     return None
 
 
+def _without_docstring(lines: list[str]) -> list[str]:
+    """The lines of one function or class, less the lines of its docstring."""
+    node = ast.parse(textwrap.dedent("".join(lines))).body[0]
+    first = node.body[0]
+    if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)):
+        return lines
+    return lines[: first.lineno - 1] + lines[first.end_lineno :]
+
+
+def _pyobject_filter_without_docstring(filter_):
+    def pyobject_filter(self, lines, location=None):
+        lines = filter_(self, lines, location=location)
+        if "no-docstring" in self.options:
+            if not self.options.get("pyobject"):
+                raise ValueError(":no-docstring: needs :pyobject:")
+            lines = _without_docstring(lines)
+        return lines
+
+    return pyobject_filter
+
+
 def setup(app: Sphinx) -> dict:
+    code.LiteralInclude.option_spec["no-docstring"] = directives.flag
+    if not getattr(code.LiteralIncludeReader.pyobject_filter, "_emfit", False):
+        code.LiteralIncludeReader.pyobject_filter = _pyobject_filter_without_docstring(
+            code.LiteralIncludeReader.pyobject_filter
+        )
+        code.LiteralIncludeReader.pyobject_filter._emfit = True
     app.setup_extension("sphinx_exercise")
     app.connect("config-inited", _configure_edition, priority=900)
     app.connect("env-before-read-docs", _name_latex_document)
