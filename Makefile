@@ -21,7 +21,7 @@ TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-reco
 	texlive-xetex latexmk fonts-freefont-otf poppler-utils
 BROWSER_PACKAGES := chromium
 
-.PHONY: book html pdf test test-fast unit notebooks serve clean bench venv tex browser help lock
+.PHONY: book html pdf test test-fast notebooks serve clean bench venv tex browser help lock
 
 help:
 	@echo "make book       build the website (_build/html) and the PDF ($(PDF))"

@@ -40,7 +40,7 @@ def test_pdf_build_succeeds_and_has_no_undefined_references(pdf_build):
     text = subprocess.run(["pdftotext", str(PDF), "-"], capture_output=True, text=True).stdout
     assert "??" not in text
     assert "Sums of independent Gaussian vectors" in text
-    assert "Errata for the seed" in text
+    assert "Errata for the sheet" in text
 
 
 @pytest.mark.slow

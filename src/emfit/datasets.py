@@ -180,7 +180,7 @@ def make_poisson_regression_mixture(
     random_state: int | np.random.Generator | None = None,
     X: np.typing.ArrayLike | None = None,
 ) -> tuple[np.ndarray, ...]:
-    r"""Simulate a mixture of Poisson regressions (the seed's "fish" problem).
+    r"""Simulate a mixture of Poisson regressions (the sheet's "fish" problem).
 
     Draw ``x_i ~ Uniform(x_range)`` independently in each of the ``p`` covariates
     (or take the fixed design ``X``), a component ``z_i`` with probabilities
@@ -189,7 +189,7 @@ def make_poisson_regression_mixture(
     .. math:: y_i \mid x_i, z_i = k \sim \operatorname{Poisson}\big(e_i
               \exp(b_k + x_i^\top \beta_k)\big).
 
-    The defaults are the seed's model ``lambda_ki = exp(beta_k x_i)`` (no intercept)
+    The defaults are the sheet's model ``lambda_ki = exp(beta_k x_i)`` (no intercept)
     with ``beta = (1, 2)`` and ``pi = (0.4, 0.6)``.
 
     Parameters

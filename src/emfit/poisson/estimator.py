@@ -292,8 +292,8 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ inference
     def _log_joint(self, X: Any, y: Any, exposure: Any = None) -> np.ndarray:
-        Z, y_arr, offset = self._design(X, y, exposure)
-        return component_log_prob(self._full_coef(), Z, y_arr, offset) + self._log_weights()
+        D, y_arr, offset = self._design(X, y, exposure)
+        return component_log_prob(self._full_coef(), D, y_arr, offset) + self._log_weights()
 
     def _n_component_parameters(self) -> int:
         return PoissonRegressionFamily().n_parameters(self._full_coef())
@@ -333,8 +333,8 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        Z, _, off = self._design(X, None, exposure)
-        return np.exp(_eta(Z, self._full_coef().T, off)) @ self.weights_
+        D, _, off = self._design(X, None, exposure)
+        return np.exp(_eta(D, self._full_coef().T, off)) @ self.weights_
 
     def sample(
         self, X: ArrayLike, exposure: ArrayLike | None = None, random_state: Any = None
@@ -354,11 +354,11 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,), dtype int
             Component of each draw.
         """
-        Z, _, off = self._design(X, None, exposure)
-        n = Z.shape[0]
+        D, _, off = self._design(X, None, exposure)
+        n = D.shape[0]
         rng = check_random_state(random_state)
         labels = rng.choice(self.n_components, size=n, p=self.weights_)
-        eta = _eta(Z, self._full_coef().T, off)[np.arange(n), labels]
+        eta = _eta(D, self._full_coef().T, off)[np.arange(n), labels]
         return rng.poisson(np.exp(eta)).astype(np.int64), labels
 
     # ------------------------------------------------------------------ information
@@ -386,8 +386,8 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         -------
         ndarray of shape (P, P)
         """
-        Z, y_arr, off = self._design(X, y, exposure)
-        return observed_information(self._theta(), Z, y_arr, off, method=method)
+        D, y_arr, off = self._design(X, y, exposure)
+        return observed_information(self._theta(), D, y_arr, off, method=method)
 
     def information_parts(
         self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None
@@ -409,9 +409,9 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         complete : ndarray of shape (P, P)
         missing : ndarray of shape (P, P)
         """
-        Z, y_arr, off = self._design(X, y, exposure)
-        p = _mixture_at_theta(self._theta(), Z, y_arr, off)
-        return _louis_parts(p, Z, y_arr)
+        D, y_arr, off = self._design(X, y, exposure)
+        p = _mixture_at_theta(self._theta(), D, y_arr, off)
+        return _louis_parts(p, D, y_arr)
 
     def standard_errors(
         self,

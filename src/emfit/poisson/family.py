@@ -12,12 +12,11 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import gammaln
 
 from .._validation import check_positive_float, check_positive_int
 from ..em import MixtureFamily, normalise_block
 from .glm import _gradient_steps, _irls_start, _newton, _products, fit_weighted_poisson
-from .pmf import STABLE_COUNTS, _eta_t, _log_prob_kernel, _offset, log_pmf_constant
+from .pmf import _count_term, _eta_t, _log_prob_kernel, _offset
 
 __all__ = ["PoissonRegressionData", "PoissonRegressionFamily"]
 
@@ -36,23 +35,20 @@ class PoissonRegressionData(NamedTuple):
 
     Attributes
     ----------
-    X : ndarray of shape (n, q)
+    D : ndarray of shape (n, q)
         Design matrix.
     y : ndarray of shape (n,)
         Counts, as float64.
     offset : ndarray of shape (n,)
         Offset ``log(exposure)``.
-    XT : ndarray of shape (q, n)
-        C-contiguous transpose of ``X`` (the fast layout of the EM loop).
-    XX : ndarray of shape (q (q + 1) / 2, n) or None
+    DT : ndarray of shape (q, n)
+        C-contiguous transpose of ``D`` (the fast layout of the EM loop).
+    DD : ndarray of shape (q (q + 1) / 2, n) or None
         Products of pairs of design columns (upper triangle, row-major), stored
         when ``q <= 4`` so that a weighted Hessian is one matrix-vector product.
-    stable : bool
-        Whether the EM loop uses the cancellation-free log-probability (some count
-        above :data:`STABLE_COUNTS`).
-    const : ndarray of shape (n,)
-        The ``y``-only part of ``log f(y_i | lambda)`` matching ``stable``:
-        :func:`log_pmf_constant` if ``stable``, else ``-log y_i!``.
+    stable, const : bool, ndarray of shape (n,)
+        The form of the log-density chosen for ``y`` and its ``y``-only part
+        (``_count_term`` in :mod:`emfit.poisson.pmf`, the rule every module uses).
     sum_const : float
         ``const.sum()``.
 
@@ -61,28 +57,28 @@ class PoissonRegressionData(NamedTuple):
     >>> import numpy as np
     >>> from emfit.poisson import PoissonRegressionData, design_matrix
     >>> data = PoissonRegressionData.from_arrays(design_matrix([[0.5], [1.0]]), [2, 0])
-    >>> data.XT.shape, data.stable
+    >>> data.DT.shape, data.stable
     ((2, 2), False)
     """
 
-    X: np.ndarray
+    D: np.ndarray
     y: np.ndarray
     offset: np.ndarray
-    XT: np.ndarray
-    XX: np.ndarray | None
+    DT: np.ndarray
+    DD: np.ndarray | None
     stable: bool
     const: np.ndarray
     sum_const: float
 
     @classmethod
     def from_arrays(
-        cls, X: ArrayLike, y: ArrayLike, offset: ArrayLike | None = None
+        cls, D: ArrayLike, y: ArrayLike, offset: ArrayLike | None = None
     ) -> PoissonRegressionData:
         """Build from a design matrix, counts and an optional offset (not validated).
 
         Parameters
         ----------
-        X : array-like of shape (n, q)
+        D : array-like of shape (n, q)
             Design matrix (see :func:`design_matrix`).
         y : array-like of shape (n,)
             Counts.
@@ -93,13 +89,12 @@ class PoissonRegressionData(NamedTuple):
         -------
         PoissonRegressionData
         """
-        X = np.ascontiguousarray(X, dtype=np.float64)
+        D = np.ascontiguousarray(D, dtype=np.float64)
         y = np.ascontiguousarray(y, dtype=np.float64)
         off = np.ascontiguousarray(_offset(offset, len(y)))
-        XT = np.ascontiguousarray(X.T)
-        stable = bool(y.size and y.max() > STABLE_COUNTS)
-        const = log_pmf_constant(y) if stable else -gammaln(y + 1.0)
-        return cls(X, y, off, XT, _products(XT), stable, const, float(const.sum()))
+        DT = np.ascontiguousarray(D.T)
+        stable, const = _count_term(y)
+        return cls(D, y, off, DT, _products(DT), stable, const, float(const.sum()))
 
 
 class PoissonRegressionFamily(MixtureFamily):
@@ -182,7 +177,7 @@ class PoissonRegressionFamily(MixtureFamily):
         With ``with_factorial=False`` the ``y``-only term ``data.const`` (the same
         for every component) is left out of the log-probabilities.
         """
-        eta = _eta_t(data.XT, np.asarray(params, dtype=np.float64), data.offset)
+        eta = _eta_t(data.DT, np.asarray(params, dtype=np.float64), data.offset)
         mu = np.exp(eta)
         lp = _log_prob_kernel(data.y, eta, mu, data.stable)
         if with_factorial:
@@ -223,20 +218,23 @@ class PoissonRegressionFamily(MixtureFamily):
         *,
         method: str,
     ) -> np.ndarray:
-        """One component's weighted Poisson regression, from ``beta`` with weights ``w``:
-        solved by Newton (``method="newton"``) or ``n_gradient_steps`` gradient steps."""
-        args = (data.XT, data.y, data.offset, w, beta, eta, mu)
+        """One component's weighted Poisson regression, from ``beta``.
+
+        The observation weights ``w`` are the component's responsibilities; solved by
+        Newton (``method="newton"``) or ``n_gradient_steps`` gradient steps.
+        """
+        args = (data.DT, data.y, data.offset, w, beta, eta, mu)
         if method == "newton":
             return _newton(
                 *args,
                 tol=self.newton_tol,
                 max_iter=self.newton_max_iter,
                 need_loglik=False,
-                XX=data.XX,
+                DD=data.DD,
                 stable=data.stable,
             ).coef
         return _gradient_steps(
-            *args, n_steps=self.n_gradient_steps, XX=data.XX, stable=data.stable
+            *args, n_steps=self.n_gradient_steps, DD=data.DD, stable=data.stable
         ).coef
 
     def m_step(
@@ -269,17 +267,17 @@ class PoissonRegressionFamily(MixtureFamily):
         if self.init == "random":
             resp = rng.dirichlet(np.ones(n_components), size=n)
         else:
-            fit = fit_weighted_poisson(data.X, data.y, data.offset)
-            mu = np.exp(_eta_t(data.XT, fit.coef, data.offset))
+            fit = fit_weighted_poisson(data.D, data.y, data.offset)
+            mu = np.exp(_eta_t(data.DT, fit.coef, data.offset))
             order = np.argsort((data.y - mu) / np.sqrt(mu), kind="stable")
             labels = np.empty(n, dtype=np.intp)
             labels[order] = np.arange(n) * n_components // n
             resp = np.zeros((n, n_components))
             resp[np.arange(n), labels] = 1.0
-        coef = np.empty((n_components, data.X.shape[1]))
+        coef = np.empty((n_components, data.D.shape[1]))
         for k in range(n_components):
             w = np.ascontiguousarray(resp[:, k])
-            start = _irls_start(data.XT, data.y, data.offset, w)
+            start = _irls_start(data.DT, data.y, data.offset, w)
             coef[k] = self._component_update(data, w, start, method="newton")
         weights = resp.mean(axis=0)
         return weights / weights.sum(), coef

@@ -7,7 +7,7 @@ and Hessian). It is maximised by Newton/IRLS with step halving
 backtracking (:func:`gradient_ascent_poisson`; generalised EM).
 
 The private solvers ``_newton`` and ``_gradient_steps``, which the EM loop calls, work
-on the transposed design matrix ``XT`` of shape (q, n). The linear algebra
+on the transposed design matrix ``DT`` of shape (q, n). The linear algebra
 (``_solve_pd``, ``_neg_hessian``, ``_products``) knows nothing of the Poisson family;
 the family enters through the objective ``_objective``, the mean ``mu = exp(eta)``
 (log link) and the working weights ``w mu`` (variance equal to the mean).
@@ -20,15 +20,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .pmf import (
-    _eta,
-    _eta_t,
-    _float_arrays,
-    _log_prob_kernel,
-    _neg_deviance,
-    _offset,
-    log_pmf_constant,
-)
+from .pmf import _eta, _eta_t, _float_arrays, _log_prob, _log_prob_kernel, _offset
 
 __all__ = [
     "WeightedPoissonFit",
@@ -40,9 +32,9 @@ __all__ = [
 ]
 
 
-def _weights(weights: ArrayLike | None, n: int) -> np.ndarray:
+def _weights(sample_weight: ArrayLike | None, n: int) -> np.ndarray:
     """Observation weights; one for each of the ``n`` observations by default."""
-    return np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    return np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
 
 
 def _solve_pd(H: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -67,10 +59,10 @@ def _solve_pd(H: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 def weighted_poisson_loglik(
     beta: ArrayLike,
-    X: ArrayLike,
+    D: ArrayLike,
     y: ArrayLike,
     offset: ArrayLike | None = None,
-    weights: ArrayLike | None = None,
+    sample_weight: ArrayLike | None = None,
 ) -> float:
     r"""Weighted Poisson log-likelihood of one component.
 
@@ -83,14 +75,14 @@ def weighted_poisson_loglik(
     ----------
     beta : array-like of shape (q,)
         Coefficients on the design matrix.
-    X : array-like of shape (n, q)
+    D : array-like of shape (n, q)
         Design matrix (see :func:`design_matrix`).
     y : array-like of shape (n,)
         Counts.
     offset : array-like of shape (n,), optional
         Offset ``log(exposure)``; zero by default.
-    weights : array-like of shape (n,), optional
-        Non-negative weights; one by default.
+    sample_weight : array-like of shape (n,), optional
+        Non-negative observation weights; one by default.
 
     Returns
     -------
@@ -101,29 +93,29 @@ def weighted_poisson_loglik(
     >>> import numpy as np
     >>> from emfit.poisson import weighted_poisson_loglik
     >>> from scipy.stats import poisson
-    >>> X = np.ones((2, 1)); y = np.array([1.0, 3.0])
-    >>> bool(np.isclose(weighted_poisson_loglik([0.5], X, y),
+    >>> D = np.ones((2, 1)); y = np.array([1.0, 3.0])
+    >>> bool(np.isclose(weighted_poisson_loglik([0.5], D, y),
     ...                 poisson.logpmf(y, np.exp(0.5)).sum()))
     True
     """
-    X, y = _float_arrays(X, y)
-    w = _weights(weights, len(y))
-    eta = _eta(X, np.asarray(beta, dtype=np.float64), _offset(offset, len(y)))
-    return float(w @ (_neg_deviance(y, np.exp(eta)) + log_pmf_constant(y)))
+    D, y = _float_arrays(D, y)
+    w = _weights(sample_weight, len(y))
+    eta = _eta(D, np.asarray(beta, dtype=np.float64), _offset(offset, len(y)))
+    return float(w @ _log_prob(y, eta)[1])
 
 
 def weighted_poisson_gradient(
     beta: ArrayLike,
-    X: ArrayLike,
+    D: ArrayLike,
     y: ArrayLike,
     offset: ArrayLike | None = None,
-    weights: ArrayLike | None = None,
+    sample_weight: ArrayLike | None = None,
 ) -> np.ndarray:
     r"""Gradient of :func:`weighted_poisson_loglik`: ``sum_i w_i (y_i - lambda_i) d_i``.
 
     Parameters
     ----------
-    beta, X, y, offset, weights
+    beta, D, y, offset, sample_weight
         As in :func:`weighted_poisson_loglik`.
 
     Returns
@@ -137,18 +129,18 @@ def weighted_poisson_gradient(
     >>> weighted_poisson_gradient([0.0], np.ones((2, 1)), [1.0, 3.0]).tolist()
     [2.0]
     """
-    X, y = _float_arrays(X, y)
-    w = _weights(weights, len(y))
-    mu = np.exp(_eta(X, np.asarray(beta, dtype=np.float64), _offset(offset, len(y))))
-    return X.T @ (w * (y - mu))
+    D, y = _float_arrays(D, y)
+    w = _weights(sample_weight, len(y))
+    mu = np.exp(_eta(D, np.asarray(beta, dtype=np.float64), _offset(offset, len(y))))
+    return D.T @ (w * (y - mu))
 
 
 def weighted_poisson_hessian(
     beta: ArrayLike,
-    X: ArrayLike,
+    D: ArrayLike,
     y: ArrayLike,
     offset: ArrayLike | None = None,
-    weights: ArrayLike | None = None,
+    sample_weight: ArrayLike | None = None,
 ) -> np.ndarray:
     r"""Hessian of :func:`weighted_poisson_loglik`: ``-sum_i w_i lambda_i d_i d_i^T``.
 
@@ -157,7 +149,7 @@ def weighted_poisson_hessian(
 
     Parameters
     ----------
-    beta, X, y, offset, weights
+    beta, D, y, offset, sample_weight
         As in :func:`weighted_poisson_loglik` (``y`` is not used but kept for a
         uniform signature).
 
@@ -172,11 +164,11 @@ def weighted_poisson_hessian(
     >>> weighted_poisson_hessian([0.0], np.ones((2, 1)), [1.0, 3.0]).tolist()
     [[-2.0]]
     """
-    X = np.asarray(X, dtype=np.float64)
-    n = X.shape[0]
-    w = _weights(weights, n)
-    mu = np.exp(_eta(X, np.asarray(beta, dtype=np.float64), _offset(offset, n)))
-    return -(X.T @ ((w * mu)[:, None] * X))
+    D = np.asarray(D, dtype=np.float64)
+    n = D.shape[0]
+    w = _weights(sample_weight, n)
+    mu = np.exp(_eta(D, np.asarray(beta, dtype=np.float64), _offset(offset, n)))
+    return -(D.T @ ((w * mu)[:, None] * D))
 
 
 class WeightedPoissonFit(NamedTuple):
@@ -213,51 +205,51 @@ class WeightedPoissonFit(NamedTuple):
 _MAX_Q_PRODUCTS = 4
 
 
-def _products(XT: np.ndarray) -> np.ndarray | None:
-    """Rows ``XT[i] * XT[j]`` for ``i <= j`` (upper triangle order), or None if q is big."""
-    q = XT.shape[0]
+def _products(DT: np.ndarray) -> np.ndarray | None:
+    """Rows ``DT[i] * DT[j]`` for ``i <= j`` (upper triangle order), or None if q is big."""
+    q = DT.shape[0]
     if q > _MAX_Q_PRODUCTS:
         return None
     iu, ju = np.triu_indices(q)
-    return XT[iu] * XT[ju]
+    return DT[iu] * DT[ju]
 
 
-def _neg_hessian(XT: np.ndarray, v: np.ndarray, XX: np.ndarray | None) -> np.ndarray:
-    """``X^T diag(v) X`` from the transposed design (and its column products)."""
-    if XX is None:
-        return (XT * v) @ XT.T
-    q = XT.shape[0]
+def _neg_hessian(DT: np.ndarray, v: np.ndarray, DD: np.ndarray | None) -> np.ndarray:
+    """``D^T diag(v) D`` from the transposed design (and its column products)."""
+    if DD is None:
+        return (DT * v) @ DT.T
+    q = DT.shape[0]
     H = np.empty((q, q))
     iu, ju = np.triu_indices(q)
-    h = XX @ v
+    h = DD @ v
     H[iu, ju] = h
     H[ju, iu] = h
     return H
 
 
 def _weighted_arrays(
-    X: ArrayLike, y: ArrayLike, offset: ArrayLike | None, weights: ArrayLike | None
+    D: ArrayLike, y: ArrayLike, offset: ArrayLike | None, sample_weight: ArrayLike | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(XT, y, offset, weights)`` as the solvers take them: the transposed design
-    matrix (q, n), float counts, and the offset (0) and weights (1) by default."""
-    XT = np.ascontiguousarray(np.asarray(X, dtype=np.float64).T)
+    """``(DT, y, offset, sample_weight)`` as the solvers take them: the transposed design
+    matrix (q, n), float counts, and the offset (0) and observation weights (1) by default."""
+    DT = np.ascontiguousarray(np.asarray(D, dtype=np.float64).T)
     y = np.asarray(y, dtype=np.float64)
-    return XT, y, _offset(offset, len(y)), _weights(weights, len(y))
+    return DT, y, _offset(offset, len(y)), _weights(sample_weight, len(y))
 
 
-def _irls_start(XT: np.ndarray, y: np.ndarray, offset: np.ndarray, w: np.ndarray) -> np.ndarray:
+def _irls_start(DT: np.ndarray, y: np.ndarray, offset: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Textbook IRLS start: one weighted least-squares step from ``mu = (y + ybar) / 2``."""
     sw = w.sum()
     ybar = (w @ y) / sw if sw > 0 else y.mean()
     mu0 = 0.5 * (y + max(ybar, 1e-8))
     z = np.log(mu0) - offset
     ww = w * mu0
-    H = (XT * ww) @ XT.T
-    return _solve_pd(H, XT @ (ww * z))
+    H = (DT * ww) @ DT.T
+    return _solve_pd(H, DT @ (ww * z))
 
 
 def _objective(
-    XT: np.ndarray,
+    DT: np.ndarray,
     y: np.ndarray,
     offset: np.ndarray,
     w: np.ndarray,
@@ -272,14 +264,14 @@ def _objective(
     so ``L`` leaves out the ``y``-only terms). ``eta`` and ``mu`` may be passed if
     already known."""
     if eta is None:
-        eta = _eta_t(XT, beta, offset)
+        eta = _eta_t(DT, beta, offset)
     if mu is None:
         mu = np.exp(eta)
     return eta, mu, float(w @ _log_prob_kernel(y, eta, mu, stable))
 
 
 def _newton(
-    XT: np.ndarray,
+    DT: np.ndarray,
     y: np.ndarray,
     offset: np.ndarray,
     w: np.ndarray,
@@ -290,30 +282,30 @@ def _newton(
     tol: float,
     max_iter: int,
     need_loglik: bool = True,
-    XX: np.ndarray | None = None,
+    DD: np.ndarray | None = None,
     stable: bool = True,
 ) -> WeightedPoissonFit:
     """Newton/IRLS with step halving on ``sum w (y eta - exp(eta))``.
 
-    ``XT`` is the transposed design matrix (q, n). ``eta`` (the clipped linear
+    ``DT`` is the transposed design matrix (q, n). ``eta`` (the clipped linear
     predictor at ``beta``) and ``mu = exp(eta)`` may be passed to save an ``exp``. A
     step is accepted only if it does not decrease the objective (step halving, at
     most 60 halvings); iterations stop when the Newton decrement ``g^T H^{-1} g`` is
     below ``tol * (1 + |L|)``, after taking that last (tiny) step, whose change of
     ``L`` is below round-off. With ``need_loglik=False`` the returned ``loglik`` may
-    be NaN (saves an ``exp`` in the EM loop). ``XX`` (from :func:`_products`) makes
+    be NaN (saves an ``exp`` in the EM loop). ``DD`` (from :func:`_products`) makes
     the Hessian a single matrix-vector product. The objective is computed by
     :func:`_log_prob_kernel` (``stable`` chooses the form), so ``loglik`` leaves out the
     ``y``-only terms.
     """
-    eta, mu, L = _objective(XT, y, offset, w, beta, stable, eta, mu)
+    eta, mu, L = _objective(DT, y, offset, w, beta, stable, eta, mu)
     wy = w * y
     n_iter = 0
     converged = False
     for _ in range(max_iter):
         wmu = w * mu
-        g = XT @ (wy - wmu)
-        H = _neg_hessian(XT, wmu, XX)
+        g = DT @ (wy - wmu)
+        H = _neg_hessian(DT, wmu, DD)
         delta = _solve_pd(H, g)
         dec = float(g @ delta)
         if not np.isfinite(dec):
@@ -327,7 +319,7 @@ def _newton(
         t = 1.0
         for _ in range(60):
             beta_new = beta + t * delta
-            eta_new, mu_new, L_new = _objective(XT, y, offset, w, beta_new, stable)
+            eta_new, mu_new, L_new = _objective(DT, y, offset, w, beta_new, stable)
             if L_new >= L:
                 break
             t *= 0.5
@@ -338,17 +330,17 @@ def _newton(
         n_iter += 1
     if eta is None:  # the last step was taken without re-evaluating L
         if need_loglik:
-            L = _objective(XT, y, offset, w, beta, stable)[2]
+            L = _objective(DT, y, offset, w, beta, stable)[2]
         else:
             L = float("nan")
     return WeightedPoissonFit(beta, L, n_iter, converged)
 
 
 def fit_weighted_poisson(
-    X: ArrayLike,
+    D: ArrayLike,
     y: ArrayLike,
     offset: ArrayLike | None = None,
-    weights: ArrayLike | None = None,
+    sample_weight: ArrayLike | None = None,
     coef_init: ArrayLike | None = None,
     *,
     tol: float = 1e-10,
@@ -357,20 +349,20 @@ def fit_weighted_poisson(
     r"""Weighted Poisson regression by Newton's method (IRLS) with step halving.
 
     Maximises :func:`weighted_poisson_loglik`. Each Newton step
-    ``delta = (X^T W Lambda X)^{-1} X^T W (y - lambda)`` is halved until the
+    ``delta = (D^T W Lambda D)^{-1} D^T W (y - lambda)`` is halved until the
     objective does not decrease, so the objective never decreases. This is one
-    component's M-step of the EM algorithm, with ``weights`` the responsibilities.
+    component's M-step of the EM algorithm, with ``sample_weight`` the responsibilities.
 
     Parameters
     ----------
-    X : array-like of shape (n, q)
+    D : array-like of shape (n, q)
         Design matrix.
     y : array-like of shape (n,)
         Counts.
     offset : array-like of shape (n,), optional
         Offset; zero by default.
-    weights : array-like of shape (n,), optional
-        Non-negative weights; one by default.
+    sample_weight : array-like of shape (n,), optional
+        Non-negative observation weights; one by default.
     coef_init : array-like of shape (q,), optional
         Starting value (warm start). By default one weighted least-squares step
         from ``lambda = (y + ybar) / 2`` (the usual IRLS start).
@@ -394,17 +386,17 @@ def fit_weighted_poisson(
     >>> fit_weighted_poisson(design_matrix(x[:, None]), y).coef.round(1).tolist()
     [1.0, 2.0]
     """
-    XT, y, off, w = _weighted_arrays(X, y, offset, weights)
+    DT, y, off, w = _weighted_arrays(D, y, offset, sample_weight)
     if coef_init is None:
-        beta = _irls_start(XT, y, off, w)
+        beta = _irls_start(DT, y, off, w)
     else:
         beta = np.array(coef_init, dtype=np.float64)
-    res = _newton(XT, y, off, w, beta, tol=tol, max_iter=max_iter, need_loglik=False)
-    return res._replace(loglik=weighted_poisson_loglik(res.coef, X, y, off, w))
+    res = _newton(DT, y, off, w, beta, tol=tol, max_iter=max_iter, need_loglik=False)
+    return res._replace(loglik=weighted_poisson_loglik(res.coef, D, y, off, w))
 
 
 def _gradient_steps(
-    XT: np.ndarray,
+    DT: np.ndarray,
     y: np.ndarray,
     offset: np.ndarray,
     w: np.ndarray,
@@ -414,29 +406,29 @@ def _gradient_steps(
     *,
     n_steps: int,
     armijo: float = 1e-4,
-    XX: np.ndarray | None = None,
+    DD: np.ndarray | None = None,
     stable: bool = True,
 ) -> WeightedPoissonFit:
     """Gradient ascent with Armijo backtracking on ``sum w (y eta - exp(eta))``.
 
     The objective is computed by :func:`_log_prob_kernel` (see :func:`_newton`).
     """
-    eta, mu, L = _objective(XT, y, offset, w, beta, stable, eta, mu)
+    eta, mu, L = _objective(DT, y, offset, w, beta, stable, eta, mu)
     wy = w * y
     n_iter = 0
     for _ in range(n_steps):
         wmu = w * mu
-        g = XT @ (wy - wmu)
+        g = DT @ (wy - wmu)
         gg = float(g @ g)
         if not gg > 0:
             break
         # Initial step 1 / (largest eigenvalue of the negative Hessian): the step of
         # a quadratic with this curvature; then halve until the Armijo condition holds.
-        lam_max = np.linalg.eigvalsh(_neg_hessian(XT, wmu, XX))[-1]
+        lam_max = np.linalg.eigvalsh(_neg_hessian(DT, wmu, DD))[-1]
         t = 1.0 / lam_max if lam_max > 0 else 1.0
         for _ in range(60):
             beta_new = beta + t * g
-            eta_new, mu_new, L_new = _objective(XT, y, offset, w, beta_new, stable)
+            eta_new, mu_new, L_new = _objective(DT, y, offset, w, beta_new, stable)
             if L_new >= L + armijo * t * gg:
                 break
             t *= 0.5
@@ -448,10 +440,10 @@ def _gradient_steps(
 
 
 def gradient_ascent_poisson(
-    X: ArrayLike,
+    D: ArrayLike,
     y: ArrayLike,
     offset: ArrayLike | None = None,
-    weights: ArrayLike | None = None,
+    sample_weight: ArrayLike | None = None,
     coef_init: ArrayLike | None = None,
     *,
     n_steps: int = 1,
@@ -469,7 +461,7 @@ def gradient_ascent_poisson(
 
     Parameters
     ----------
-    X, y, offset, weights
+    D, y, offset, sample_weight
         As in :func:`fit_weighted_poisson`.
     coef_init : array-like of shape (q,), optional
         Starting point; zero by default.
@@ -486,12 +478,12 @@ def gradient_ascent_poisson(
     --------
     >>> import numpy as np
     >>> from emfit.poisson import gradient_ascent_poisson, weighted_poisson_loglik
-    >>> X = np.ones((3, 1)); y = np.array([1.0, 2.0, 6.0])
-    >>> fit = gradient_ascent_poisson(X, y, n_steps=1)
-    >>> bool(weighted_poisson_loglik(fit.coef, X, y) > weighted_poisson_loglik([0.0], X, y))
+    >>> D = np.ones((3, 1)); y = np.array([1.0, 2.0, 6.0])
+    >>> fit = gradient_ascent_poisson(D, y, n_steps=1)
+    >>> bool(weighted_poisson_loglik(fit.coef, D, y) > weighted_poisson_loglik([0.0], D, y))
     True
     """
-    XT, y, off, w = _weighted_arrays(X, y, offset, weights)
-    beta = np.zeros(XT.shape[0]) if coef_init is None else np.array(coef_init, dtype=float)
-    res = _gradient_steps(XT, y, off, w, beta, n_steps=n_steps, armijo=armijo)
-    return res._replace(loglik=weighted_poisson_loglik(res.coef, X, y, off, w))
+    DT, y, off, w = _weighted_arrays(D, y, offset, sample_weight)
+    beta = np.zeros(DT.shape[0]) if coef_init is None else np.array(coef_init, dtype=float)
+    res = _gradient_steps(DT, y, off, w, beta, n_steps=n_steps, armijo=armijo)
+    return res._replace(loglik=weighted_poisson_loglik(res.coef, D, y, off, w))

@@ -35,12 +35,12 @@ class SingularInformationWarning(RuntimeWarning):
     >>> import numpy as np
     >>> from emfit import PoissonRegressionMixture
     >>> rng = np.random.default_rng(0)
-    >>> X = np.ones((300, 1))
+    >>> D = np.ones((300, 1))
     >>> y = np.where(rng.random(300) < 0.5, rng.poisson(2.0, 300), rng.poisson(9.0, 300))
-    >>> model = PoissonRegressionMixture(2, random_state=0).fit(X, y)
+    >>> model = PoissonRegressionMixture(2, random_state=0).fit(D, y)
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
-    ...     se = model.standard_errors(X, y)
+    ...     se = model.standard_errors(D, y)
     >>> any(issubclass(w.category, SingularInformationWarning) for w in caught)
     True
     >>> bool(np.isnan(se["coef"]).all())

@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 
-def _hessian_direct(p: _MixtureAtTheta, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _hessian_direct(p: _MixtureAtTheta, D: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Analytic Hessian of l, block by block (see :func:`loglik_hessian`)."""
     r, mu = p.resp, p.mu
     K, q = p.coef.shape
@@ -45,7 +45,7 @@ def _hessian_direct(p: _MixtureAtTheta, X: np.ndarray, y: np.ndarray) -> np.ndar
             C[:, l] += rw[:, l]
         else:
             C -= rw[:, [m]]
-        B = C.T @ ((u[:, l])[:, None] * X)
+        B = C.T @ ((u[:, l])[:, None] * D)
         H[:m, sl] = B
         H[sl, :m] = B.T
         for k in range(l, K):
@@ -55,13 +55,13 @@ def _hessian_direct(p: _MixtureAtTheta, X: np.ndarray, y: np.ndarray) -> np.ndar
             c = -r[:, k] * r[:, l] * u[:, k] * u[:, l]
             if k == l:
                 c += r[:, k] * (u[:, k] ** 2 - mu[:, k])
-            blk = X.T @ (c[:, None] * X)
+            blk = D.T @ (c[:, None] * D)
             H[sk, sl] = blk
             H[sl, sk] = blk.T
     return H
 
 
-def _louis_parts(p: _MixtureAtTheta, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _louis_parts(p: _MixtureAtTheta, D: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Complete-data and missing information (Louis 1982), in the flat parameters.
 
     At a zero weight ``pi_k = 0`` the weight block of both is computed as its limit
@@ -72,7 +72,7 @@ def _louis_parts(p: _MixtureAtTheta, X: np.ndarray, y: np.ndarray) -> tuple[np.n
     K, q = p.coef.shape
     m = K - 1
     P = m + K * q
-    n = X.shape[0]
+    n = D.shape[0]
     u = y[:, None] - mu
     interior = bool(np.all(weights > 0))
     # Complete-data information  -E[grad^2 log p(y, z | theta) | y].
@@ -88,7 +88,7 @@ def _louis_parts(p: _MixtureAtTheta, X: np.ndarray, y: np.ndarray) -> tuple[np.n
         Ic[:m, :m] = np.diag(c[:m]) + c[m]
     for k in range(K):
         sk = slice(m + k * q, m + (k + 1) * q)
-        Ic[sk, sk] = X.T @ ((r[:, k] * mu[:, k])[:, None] * X)
+        Ic[sk, sk] = D.T @ ((r[:, k] * mu[:, k])[:, None] * D)
     # Missing information: sum_i Cov_{z_i | y_i}(complete-data score of observation i).
     # A_k[i] is the complete-data score of observation i if z_i = k.
     second = np.zeros((P, P))
@@ -100,7 +100,7 @@ def _louis_parts(p: _MixtureAtTheta, X: np.ndarray, y: np.ndarray) -> tuple[np.n
                 A[:, k] = 1.0 / weights[k]
             else:
                 A[:, :m] = -1.0 / weights[m]
-            A[:, m + k * q : m + (k + 1) * q] = u[:, [k]] * X
+            A[:, m + k * q : m + (k + 1) * q] = u[:, [k]] * D
             second += A.T @ (r[:, [k]] * A)
             g += r[:, [k]] * A
         return Ic, second - g.T @ g
@@ -109,7 +109,7 @@ def _louis_parts(p: _MixtureAtTheta, X: np.ndarray, y: np.ndarray) -> tuple[np.n
     # that of Ic.
     for k in range(K):
         Ab = np.zeros((n, P))  # beta part of A_k
-        Ab[:, m + k * q : m + (k + 1) * q] = u[:, [k]] * X
+        Ab[:, m + k * q : m + (k + 1) * q] = u[:, [k]] * D
         B = r[:, [k]] * Ab  # r_ik A_k: beta part ...
         if k < m:  # ... plus the weight part
             B[:, k] = rw[:, k]
@@ -127,13 +127,13 @@ def _louis_parts(p: _MixtureAtTheta, X: np.ndarray, y: np.ndarray) -> tuple[np.n
     return Ic, Im
 
 
-def _louis(p: _MixtureAtTheta, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _louis(p: _MixtureAtTheta, D: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Observed information by Louis' formula: I_complete - I_missing.
 
     At a zero weight the weight blocks of both terms are infinite; their difference
     is ``W^T W`` (``W_ij = f_ij / f_i - f_iK / f_i``), exactly as in the Hessian.
     """
-    Ic, Im = _louis_parts(p, X, y)
+    Ic, Im = _louis_parts(p, D, y)
     with np.errstate(invalid="ignore"):  # inf - inf in the weight block at pi_k = 0
         info = Ic - Im
     if not np.all(p.weights > 0):
@@ -145,7 +145,7 @@ def _louis(p: _MixtureAtTheta, X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def loglik_hessian(
-    theta: Any, X: ArrayLike, y: ArrayLike, offset: ArrayLike | None = None
+    theta: Any, D: ArrayLike, y: ArrayLike, offset: ArrayLike | None = None
 ) -> np.ndarray:
     r"""Exact analytic Hessian of :func:`loglik` in the flat free parameters.
 
@@ -163,7 +163,7 @@ def loglik_hessian(
 
     Parameters
     ----------
-    theta, X, y, offset
+    theta, D, y, offset
         As in :func:`loglik`.
 
     Returns
@@ -177,13 +177,13 @@ def loglik_hessian(
     >>> loglik_hessian([0.0], np.ones((2, 1)), [1.0, 3.0]).tolist()  # K = 1: -sum lambda
     [[-2.0]]
     """
-    X, y = _float_arrays(X, y)
-    return _hessian_direct(_mixture_at_theta(theta, X, y, offset), X, y)
+    D, y = _float_arrays(D, y)
+    return _hessian_direct(_mixture_at_theta(theta, D, y, offset), D, y)
 
 
 def observed_information(
     theta: Any,
-    X: ArrayLike,
+    D: ArrayLike,
     y: ArrayLike,
     offset: ArrayLike | None = None,
     method: str = "hessian",
@@ -210,7 +210,7 @@ def observed_information(
 
     Parameters
     ----------
-    theta, X, y, offset
+    theta, D, y, offset
         As in :func:`loglik`.
     method : {"hessian", "louis"}, default="hessian"
 
@@ -222,23 +222,23 @@ def observed_information(
     --------
     >>> import numpy as np
     >>> from emfit.poisson import observed_information
-    >>> X = np.ones((3, 1)); y = np.array([0.0, 2.0, 7.0])
+    >>> D = np.ones((3, 1)); y = np.array([0.0, 2.0, 7.0])
     >>> th = np.array([0.4, 0.0, 2.0])
-    >>> bool(np.allclose(observed_information(th, X, y),
-    ...                  observed_information(th, X, y, method="louis")))
+    >>> bool(np.allclose(observed_information(th, D, y),
+    ...                  observed_information(th, D, y, method="louis")))
     True
     """
     if method not in ("hessian", "louis"):
         raise ValueError(f"method must be 'hessian' or 'louis'; got {method!r}.")
-    X, y = _float_arrays(X, y)
-    p = _mixture_at_theta(theta, X, y, offset)
+    D, y = _float_arrays(D, y)
+    p = _mixture_at_theta(theta, D, y, offset)
     if method == "hessian":
-        return -_hessian_direct(p, X, y)
-    return _louis(p, X, y)
+        return -_hessian_direct(p, D, y)
+    return _louis(p, D, y)
 
 
 def complete_information(
-    theta: Any, X: ArrayLike, y: ArrayLike, offset: ArrayLike | None = None
+    theta: Any, D: ArrayLike, y: ArrayLike, offset: ArrayLike | None = None
 ) -> np.ndarray:
     r"""Complete-data information ``E[-grad^2 log p(y, z | theta) | y]`` (Louis 1982).
 
@@ -263,7 +263,7 @@ def complete_information(
 
     Parameters
     ----------
-    theta, X, y, offset
+    theta, D, y, offset
         As in :func:`loglik`.
 
     Returns
@@ -279,18 +279,18 @@ def complete_information(
     >>> import numpy as np
     >>> from emfit.poisson import (complete_information, missing_information,
     ...                            observed_information)
-    >>> X = np.ones((3, 1)); y = np.array([0.0, 2.0, 7.0])
+    >>> D = np.ones((3, 1)); y = np.array([0.0, 2.0, 7.0])
     >>> th = np.array([0.4, 0.0, 2.0])
-    >>> Ic, Im = complete_information(th, X, y), missing_information(th, X, y)
-    >>> bool(np.allclose(Ic - Im, observed_information(th, X, y)))
+    >>> Ic, Im = complete_information(th, D, y), missing_information(th, D, y)
+    >>> bool(np.allclose(Ic - Im, observed_information(th, D, y)))
     True
     """
-    X, y = _float_arrays(X, y)
-    return _louis_parts(_mixture_at_theta(theta, X, y, offset), X, y)[0]
+    D, y = _float_arrays(D, y)
+    return _louis_parts(_mixture_at_theta(theta, D, y, offset), D, y)[0]
 
 
 def missing_information(
-    theta: Any, X: ArrayLike, y: ArrayLike, offset: ArrayLike | None = None
+    theta: Any, D: ArrayLike, y: ArrayLike, offset: ArrayLike | None = None
 ) -> np.ndarray:
     r"""Missing information ``sum_i Cov(grad log p(y_i, z_i | theta) | y_i)`` (Louis 1982).
 
@@ -304,7 +304,7 @@ def missing_information(
 
     Parameters
     ----------
-    theta, X, y, offset
+    theta, D, y, offset
         As in :func:`loglik`.
 
     Returns
@@ -324,5 +324,5 @@ def missing_information(
     >>> missing_information([0.0], np.ones((2, 1)), [1.0, 3.0]).tolist()
     [[0.0]]
     """
-    X, y = _float_arrays(X, y)
-    return _louis_parts(_mixture_at_theta(theta, X, y, offset), X, y)[1]
+    D, y = _float_arrays(D, y)
+    return _louis_parts(_mixture_at_theta(theta, D, y, offset), D, y)[1]

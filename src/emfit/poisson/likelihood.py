@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..em import e_step, logsumexp_rows
-from .pmf import _eta, _float_arrays, _neg_deviance, _offset, component_log_prob, log_pmf_constant
+from .pmf import _eta, _float_arrays, _log_prob, _offset, component_log_prob
 
 __all__ = [
     "loglik",
@@ -131,26 +131,24 @@ class _MixtureAtTheta(NamedTuple):
 
 
 def _mixture_at_theta(
-    theta: Any, X: ArrayLike, y: ArrayLike, offset: ArrayLike | None
+    theta: Any, D: ArrayLike, y: ArrayLike, offset: ArrayLike | None
 ) -> _MixtureAtTheta:
-    X, y = _float_arrays(X, y)
-    weights, coef = _weights_and_coef(theta, X.shape[1])
-    eta = _eta(X, coef.T, _offset(offset, len(y)))
-    mu = np.exp(eta)
-    log_prob = _neg_deviance(y[:, None], mu) + log_pmf_constant(y)[:, None]
+    D, y = _float_arrays(D, y)
+    weights, coef = _weights_and_coef(theta, D.shape[1])
+    mu, log_prob = _log_prob(y[:, None], _eta(D, coef.T, _offset(offset, len(y))))
     _, ll = e_step(_log(weights), log_prob)  # raises on zero density
     resp = _softmax_rows(log_prob + _log(weights))
     return _MixtureAtTheta(weights, coef, mu, log_prob, resp, ll)
 
 
-def loglik(theta: Any, X: ArrayLike, y: ArrayLike, offset: ArrayLike | None = None) -> float:
+def loglik(theta: Any, D: ArrayLike, y: ArrayLike, offset: ArrayLike | None = None) -> float:
     r"""Observed-data log-likelihood ``l(theta) = sum_i log sum_k pi_k f(y_i | beta_k)``.
 
     Parameters
     ----------
     theta : ndarray or tuple
         Flat free parameters or ``(weights, coef)``; see :mod:`emfit.poisson`.
-    X : array-like of shape (n, q)
+    D : array-like of shape (n, q)
         Design matrix.
     y : array-like of shape (n,)
         Counts.
@@ -166,14 +164,14 @@ def loglik(theta: Any, X: ArrayLike, y: ArrayLike, offset: ArrayLike | None = No
     >>> import numpy as np
     >>> from emfit.poisson import loglik
     >>> from scipy.stats import poisson
-    >>> X = np.ones((1, 1)); y = np.array([2.0])
-    >>> ll = loglik(([0.5, 0.5], [[0.0], [1.0]]), X, y)
+    >>> D = np.ones((1, 1)); y = np.array([2.0])
+    >>> ll = loglik(([0.5, 0.5], [[0.0], [1.0]]), D, y)
     >>> bool(np.isclose(ll, np.log(0.5 * poisson.pmf(2, 1) + 0.5 * poisson.pmf(2, np.e))))
     True
     """
-    X, y = _float_arrays(X, y)
-    weights, coef = _weights_and_coef(theta, X.shape[1])
-    log_prob = component_log_prob(coef, X, y, offset)
+    D, y = _float_arrays(D, y)
+    weights, coef = _weights_and_coef(theta, D.shape[1])
+    log_prob = component_log_prob(coef, D, y, offset)
     return float(logsumexp_rows(log_prob + _log(weights)).sum())
 
 
@@ -182,7 +180,7 @@ def _score_from(
     resp_b: np.ndarray,
     weights: np.ndarray,
     mu: np.ndarray,
-    X: np.ndarray,
+    D: np.ndarray,
     y: np.ndarray,
 ) -> np.ndarray:
     """Flat gradient: ``resp_w`` weights the pi part, ``resp_b`` the beta part.
@@ -201,7 +199,7 @@ def _score_from(
             "the weight gradient is undefined (inf - inf): responsibility mass on two "
             "components whose weights are both 0."
         )
-    g_beta = ((resp_b * (y[:, None] - mu)).T @ X).ravel()
+    g_beta = ((resp_b * (y[:, None] - mu)).T @ D).ravel()
     return np.concatenate([g_pi, g_beta])
 
 
@@ -225,7 +223,7 @@ def _resp_over_weights(p: _MixtureAtTheta) -> np.ndarray:
 
 
 def loglik_gradient(
-    theta: Any, X: ArrayLike, y: ArrayLike, offset: ArrayLike | None = None
+    theta: Any, D: ArrayLike, y: ArrayLike, offset: ArrayLike | None = None
 ) -> np.ndarray:
     r"""Gradient of :func:`loglik` with respect to the flat free parameters.
 
@@ -247,7 +245,7 @@ def loglik_gradient(
 
     Parameters
     ----------
-    theta, X, y, offset
+    theta, D, y, offset
         As in :func:`loglik`.
 
     Returns
@@ -263,21 +261,21 @@ def loglik_gradient(
     >>> loglik_gradient([1.0, 1.0, 2.0], np.ones((3, 1)), [0.0, 1.0, 5.0]).round(3).tolist()
     [1.575, -2.155, 0.0]
     """
-    X, y = _float_arrays(X, y)
-    p = _mixture_at_theta(theta, X, y, offset)
+    D, y = _float_arrays(D, y)
+    p = _mixture_at_theta(theta, D, y, offset)
     if np.all(p.weights > 0):
-        return _score_from(p.resp, p.resp, p.weights, p.mu, X, y)
+        return _score_from(p.resp, p.resp, p.weights, p.mu, D, y)
     R = _density_ratios(p)
     K = p.weights.size
     g_pi = (R[:, : K - 1] - R[:, [K - 1]]).sum(axis=0)
-    g_beta = ((p.resp * (y[:, None] - p.mu)).T @ X).ravel()
+    g_beta = ((p.resp * (y[:, None] - p.mu)).T @ D).ravel()
     return np.concatenate([g_pi, g_beta])
 
 
 def q_function(
     theta: Any,
     theta_old: Any,
-    X: ArrayLike,
+    D: ArrayLike,
     y: ArrayLike,
     offset: ArrayLike | None = None,
 ) -> float:
@@ -295,7 +293,7 @@ def q_function(
     ----------
     theta, theta_old : ndarray or tuple
         Flat free parameters or ``(weights, coef)``; see :mod:`emfit.poisson`.
-    X, y, offset
+    D, y, offset
         As in :func:`loglik`.
 
     Returns
@@ -309,15 +307,15 @@ def q_function(
 
     >>> import numpy as np
     >>> from emfit.poisson import loglik, q_function
-    >>> X = np.ones((3, 1)); y = np.array([0.0, 2.0, 7.0])
+    >>> D = np.ones((3, 1)); y = np.array([0.0, 2.0, 7.0])
     >>> th = ([0.4, 0.6], [[0.0], [2.0]])
-    >>> bool(q_function(th, th, X, y) <= loglik(th, X, y))
+    >>> bool(q_function(th, th, D, y) <= loglik(th, D, y))
     True
     """
-    X, y = _float_arrays(X, y)
-    resp = _mixture_at_theta(theta_old, X, y, offset).resp
-    weights, coef = _weights_and_coef(theta, X.shape[1])
-    a = component_log_prob(coef, X, y, offset) + _log(weights)
+    D, y = _float_arrays(D, y)
+    resp = _mixture_at_theta(theta_old, D, y, offset).resp
+    weights, coef = _weights_and_coef(theta, D.shape[1])
+    a = component_log_prob(coef, D, y, offset) + _log(weights)
     with np.errstate(invalid="ignore"):  # 0 * -inf where pi_k = 0; masked
         return float(np.where(resp > 0, resp * a, 0.0).sum())
 
@@ -325,7 +323,7 @@ def q_function(
 def q_gradient(
     theta: Any,
     theta_old: Any,
-    X: ArrayLike,
+    D: ArrayLike,
     y: ArrayLike,
     offset: ArrayLike | None = None,
 ) -> np.ndarray:
@@ -359,7 +357,7 @@ def q_gradient(
 
     Parameters
     ----------
-    theta, theta_old, X, y, offset
+    theta, theta_old, D, y, offset
         As in :func:`q_function`.
 
     Returns
@@ -370,13 +368,13 @@ def q_gradient(
     --------
     >>> import numpy as np
     >>> from emfit.poisson import loglik_gradient, q_gradient
-    >>> X = np.ones((3, 1)); y = np.array([0.0, 2.0, 7.0])
+    >>> D = np.ones((3, 1)); y = np.array([0.0, 2.0, 7.0])
     >>> th = np.array([0.4, 0.0, 2.0])
-    >>> bool(np.allclose(q_gradient(th, th, X, y), loglik_gradient(th, X, y)))
+    >>> bool(np.allclose(q_gradient(th, th, D, y), loglik_gradient(th, D, y)))
     True
     """
-    X, y = _float_arrays(X, y)
-    resp = _mixture_at_theta(theta_old, X, y, offset).resp
-    weights, coef = _weights_and_coef(theta, X.shape[1])
-    mu = np.exp(_eta(X, coef.T, _offset(offset, len(y))))
-    return _score_from(resp, resp, weights, mu, X, y)
+    D, y = _float_arrays(D, y)
+    resp = _mixture_at_theta(theta_old, D, y, offset).resp
+    weights, coef = _weights_and_coef(theta, D.shape[1])
+    mu = np.exp(_eta(D, coef.T, _offset(offset, len(y))))
+    return _score_from(resp, resp, weights, mu, D, y)
