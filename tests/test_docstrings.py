@@ -10,12 +10,14 @@ import pytest
 
 PUBLIC_MODULES = [
     "emfit.em",
+    "emfit.weights",
     "emfit.gaussian",
     "emfit.poisson",
     "emfit.poisson.pmf",
     "emfit.poisson.glm",
     "emfit.poisson.likelihood",
     "emfit.poisson.information",
+    "emfit.poisson.concomitant",
     "emfit.poisson.inference",
     "emfit.poisson.family",
     "emfit.poisson.estimator",
@@ -23,7 +25,9 @@ PUBLIC_MODULES = [
     "emfit.datasets",
     "emfit.symbolic",
     "emfit.plotting",
+    "emfit.selection",
     "emfit.reporting",
+    "emfit.bootstrap",
 ]
 
 

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
+from toy_families import UnitNormal
+
 from emfit.em import (
     ConvergenceWarning,
     RESTART_TIE_RTOL,
@@ -21,22 +23,6 @@ from emfit.em import (
     fit_em,
     logsumexp_rows,
 )
-
-
-class UnitNormal(MixtureFamily):
-    """1-d normal components with unit variance and unknown means (params: (K,) array)."""
-
-    def log_prob(self, data, params):
-        return -0.5 * (data[:, None] - params[None, :]) ** 2 - 0.5 * np.log(2 * np.pi)
-
-    def m_step(self, data, resp, params):
-        return resp.T @ data / resp.sum(axis=0)
-
-    def initialize(self, data, n_components, rng):
-        return np.full(n_components, 1.0 / n_components), rng.choice(data, n_components)
-
-    def n_parameters(self, params):
-        return params.size
 
 
 class SpoiledNormal(UnitNormal):
@@ -172,9 +158,14 @@ def test_restarts_recorded_best_kept_and_prefix_stable(x):
         assert f.loglik >= top - RESTART_TIE_RTOL * abs(top)
         assert all(r.loglik < top - RESTART_TIE_RTOL * abs(top) for r in f.restarts[:kept])
     assert [len(f.restarts) for f in fits] == [1, 2, 5]
-    # restart i is the same whatever n_init
-    assert fits[2].restarts[:2] == fits[1].restarts
-    assert fits[1].restarts[:1] == fits[0].restarts
+    # restart i is the same whatever n_init, and keeps its parameters
+    def summary(r):
+        return (r.loglik, r.n_iter, r.converged, tuple(r.weights), tuple(r.params))
+
+    assert [summary(r) for r in fits[2].restarts[:2]] == [summary(r) for r in fits[1].restarts]
+    assert [summary(r) for r in fits[1].restarts[:1]] == [summary(r) for r in fits[0].restarts]
+    best = next(r for r in fits[2].restarts if r.loglik == fits[2].loglik)
+    np.testing.assert_array_equal(best.params, fits[2].params)
     tie = RESTART_TIE_RTOL * abs(fits[2].loglik)
     assert fits[0].loglik <= fits[1].loglik + tie and fits[1].loglik <= fits[2].loglik + tie
 

@@ -512,10 +512,10 @@ def test_exact_em_is_checked_for_decreases():
         """An M-step that shifts the means off the maximiser: it lowers the likelihood."""
 
         def em_step(self, data, log_weights, params, *, update=True):
-            ll, resp_sum, new = super().em_step(data, log_weights, params, update=update)
+            ll, resp_t, new = super().em_step(data, log_weights, params, update=update)
             if new is not None:
                 new.means[:] += 0.3
-            return ll, resp_sum, new
+            return ll, resp_t, new
 
     X = np.r_[np.linspace(9, 11, 20), np.linspace(19, 21, 20)][:, None]
     with pytest.warns(LikelihoodDecreaseWarning, match="decreased at iteration"):

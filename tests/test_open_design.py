@@ -57,8 +57,8 @@ class ExponentialMixture(MixtureEstimatorMixin, BaseEstimator):
         self.rates_ = fit.params[order]
         return self
 
-    def _log_joint(self, x):
-        return ExponentialFamily().log_prob(np.asarray(x, dtype=float), self.rates_) + self._log_weights()
+    def _log_prob(self, x):
+        return ExponentialFamily().log_prob(np.asarray(x, dtype=float), self.rates_)
 
     def _n_component_parameters(self):
         return ExponentialFamily().n_parameters(self.rates_)

@@ -11,9 +11,10 @@ from scipy.stats import poisson
 from sklearn.base import clone
 
 from emfit.datasets import make_poisson_regression_mixture
-from emfit.em import RESTART_TIE_RTOL, ConvergenceWarning
+from emfit.em import RESTART_TIE_RTOL, ConvergenceWarning, DegenerateFitError, fit_em
 from emfit.poisson import (
-    ETA_MAX,
+    PoissonRegressionData,
+    PoissonRegressionFamily,
     PoissonRegressionMixture,
     SingularInformationWarning,
     design_matrix,
@@ -254,24 +255,28 @@ def test_huge_counts_and_covariates_stay_finite_and_monotone():
         assert np.all(np.isfinite(v))
 
 
-def test_absurd_start_with_huge_values_gives_finite_results():
+def test_absurd_start_with_huge_values_gives_finite_results_or_a_clear_error():
     rng = np.random.default_rng(10)
     n = 500
     x = rng.uniform(-1000, 1000, size=(n, 2))
     y = rng.poisson(1e9, n)
+    D = design_matrix(x)
+    start = np.column_stack([np.zeros(2), np.full((2, 2), 5.0)])
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)  # may not converge
-        model = PoissonRegressionMixture(2, coef_init=np.full((2, 2), 5.0), max_iter=50).fit(x, y)
-        ll = model.score_samples(x, y)
-        proba = model.predict_proba(x, y)
-        mean = model.predict_mean(x)
-    assert np.isfinite(model.loglik_) and np.all(np.isfinite(ll))
-    assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_))
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    np.testing.assert_allclose(model.weights_.sum(), 1.0)
-    assert np.all(np.isfinite(mean)) and mean.max() <= np.exp(ETA_MAX)
-    assert np.all(np.diff(model.history_) >= -1e-9 * np.abs(model.history_[1:]))
+        # The EM path from the absurd start stays finite and monotone ...
+        fit = fit_em(PoissonRegressionData.from_arrays(D, y), PoissonRegressionFamily(), 2,
+                     weights_init=[0.5, 0.5], params_init=start, max_iter=50,
+                     allow_degenerate=True)
+        # ... and ends where a component's rates are exp(-163): the estimator says so.
+        with pytest.raises(DegenerateFitError, match="run off towards infinity") as info:
+            PoissonRegressionMixture(2, coef_init=np.full((2, 2), 5.0), max_iter=50).fit(x, y)
+    assert np.isfinite(fit.loglik) and np.all(np.isfinite(fit.params))
+    np.testing.assert_allclose(fit.weights.sum(), 1.0)
+    assert np.all(np.diff(fit.history) >= -1e-9 * np.abs(fit.history[1:]))
+    (record,) = info.value.restarts
+    assert record.degenerate_kind == "family" and np.isfinite(record.loglik)
 
 
 # ------------------------------------------------------------------ identifiability

@@ -1,14 +1,14 @@
 """The scikit-learn style plumbing shared by emfit's mixture estimators.
 
-:class:`MixtureEstimatorMixin` holds what :class:`~emfit.GaussianMixture`,
-:class:`~emfit.BernoulliMixture` and :class:`~emfit.PoissonRegressionMixture` have in
+:class:`MixtureEstimatorMixin` holds what :class:`~emfit.gaussian.GaussianMixture`,
+:class:`~emfit.bernoulli.BernoulliMixture` and :class:`~emfit.poisson.PoissonRegressionMixture` have in
 common: storing the result of :func:`emfit.em.fit_em` in the fitted attributes, and
 the criteria and predictions that follow from ``score_samples``, ``predict_proba``
 and the number of free parameters.
 
 The estimators take different data: ``X`` for the Gaussian and Bernoulli mixtures,
 ``(X, y, exposure=None)`` for the Poisson regressions. The methods here therefore take
-``*data`` and pass it on to the estimator's ``_log_joint`` (or, for the Gaussian
+``*data`` and pass it on to the estimator's ``_log_prob`` (or, for the Gaussian
 mixture's blocked fast path, ``_resp_and_samples``). Each estimator keeps thin public
 methods only to state its signature; :func:`shared_docstrings` writes their
 docstrings from one template per method and the estimator's ``_data_doc``.
@@ -22,7 +22,9 @@ import numpy as np
 
 from sklearn.exceptions import NotFittedError
 
+from ._validation import check_array
 from .em import EMFit, MixtureFamily, RestartResult, fit_em, normalise_block
+from .weights import _log_softmax
 
 __all__ = ["MixtureEstimatorMixin", "canonical_order", "shared_docstrings"]
 
@@ -49,7 +51,8 @@ _DOCSTRINGS = {
     ),
     "bic": (
         "Bayesian information criterion ``-2 l + P log n`` (lower is better).\n\n"
-        "``P`` is the number of free parameters: ``K - 1`` weights and those of the "
+        "``P`` is the number of free parameters: ``K - 1`` weights (or ``(K - 1)(p + 1)``"
+        " coefficients of concomitant weights on ``p`` covariates) and those of the "
         "components.\n\nParameters\n----------\n{data}\n\n" + _RETURNS_FLOAT
     ),
     "aic": (
@@ -99,7 +102,7 @@ def canonical_order(params: np.ndarray) -> np.ndarray:
 class MixtureEstimatorMixin:
     """Fitted attributes, ``score``, ``predict``, ``bic`` and ``aic`` of a mixture.
 
-    A subclass provides ``_log_joint(*data)`` (or overrides ``_resp_and_samples``),
+    A subclass provides ``_log_prob(*data)`` (or overrides ``_resp_and_samples``),
     ``_n_component_parameters()`` (the free parameters of the components, not of the
     weights), ``_data_doc`` for the docstrings and, for :meth:`_check_fitted`, the
     class attributes ``_fitted_attribute`` and ``_fit_call``.
@@ -123,15 +126,17 @@ class MixtureEstimatorMixin:
         *,
         weights_init: Any,
         params_init: Any,
+        concomitant: np.ndarray | None = None,
     ) -> EMFit:
         """:func:`emfit.em.fit_em` with the estimator's ``tol``, ``max_iter``, ``n_init``
-        and ``random_state``."""
+        and ``random_state``; ``concomitant`` from :meth:`_concomitant_design`."""
         return fit_em(
             data,
             family,
             n_components,
             weights_init=weights_init,
             params_init=params_init,
+            concomitant=concomitant,
             tol=self.tol,
             max_iter=self.max_iter,
             n_init=self.n_init,
@@ -146,6 +151,11 @@ class MixtureEstimatorMixin:
         """
         weights = np.asarray(fit.weights)
         self.weights_ = weights if order is None else weights[order]
+        if fit.concomitant_coef is None:
+            self.concomitant_coef_ = None
+        else:  # the first component (in the returned order) is the reference
+            gamma = fit.concomitant_coef if order is None else fit.concomitant_coef[order]
+            self.concomitant_coef_ = gamma - gamma[0]
         self.loglik_ = float(fit.loglik)
         self.history_ = np.asarray(fit.history)
         self.n_iter_ = int(fit.n_iter)
@@ -166,47 +176,92 @@ class MixtureEstimatorMixin:
             )
         return X
 
+    def _concomitant_design(self, Z: Any, n: int, *, fitting: bool = False) -> np.ndarray | None:
+        """The concomitant design ``[1, Z]`` (n, p + 1), or None without ``Z``.
+
+        At fit time it records ``n_concomitant_in_`` (0 without ``Z``); afterwards ``Z``
+        must be given exactly when the model was fitted with it, with as many columns.
+        """
+        if not fitting:
+            p = getattr(self, "n_concomitant_in_", 0)
+            if p and Z is None:
+                raise ValueError(
+                    f"Z is required: the model was fitted with {p} concomitant "
+                    "covariate(s) for the mixing weights."
+                )
+            if not p and Z is not None:
+                raise ValueError("Z must be None: the model was fitted with constant weights.")
+        if Z is None:
+            if fitting:
+                self.n_concomitant_in_ = 0
+            return None
+        Z = check_array(Z, name="Z", ndim=2)
+        if Z.shape[0] != n:
+            raise ValueError(f"Z must have one row per sample ({n}); got {Z.shape[0]} rows.")
+        if fitting:
+            constant = np.flatnonzero(np.ptp(Z, axis=0) == 0) if n else np.array([], int)
+            if constant.size:
+                raise ValueError(
+                    f"Z's column {int(constant[0])} is constant: it is collinear with the "
+                    "intercept of the mixing-weights model; drop it."
+                )
+            self.n_concomitant_in_ = Z.shape[1]
+        elif Z.shape[1] != self.n_concomitant_in_:
+            raise ValueError(
+                f"Z has {Z.shape[1]} columns, but the model was fitted with "
+                f"{self.n_concomitant_in_}."
+            )
+        return np.column_stack([np.ones(n), Z])
+
     # ------------------------------------------------------------------ inference
-    def _log_weights(self) -> np.ndarray:
-        """``log(weights_)``, ``-inf`` for a weight of zero."""
+    def _log_weights(self, Z: Any = None, n: int = 0) -> np.ndarray:
+        """Log mixing weights: ``log(weights_)`` (K,), ``-inf`` for a weight of zero;
+        for a model fitted with concomitant covariates, ``log pi_k(z_i)`` (n, K), where
+        ``n`` is the number of samples of the data ``Z`` goes with."""
+        Zd = self._concomitant_design(Z, n)
+        if Zd is not None:
+            return _log_softmax(Zd, self.concomitant_coef_)
         with np.errstate(divide="ignore"):
             return np.log(self.weights_)
 
     def _n_parameters(self) -> int:
-        """Free parameters: ``K - 1`` weights and those of the components."""
-        return (len(self.weights_) - 1) + self._n_component_parameters()
+        """Free parameters: of the weights (``K - 1``, or ``(K - 1)(p + 1)`` for
+        concomitant weights on ``p`` covariates) and of the components."""
+        K = len(self.weights_)
+        return (K - 1) * (getattr(self, "n_concomitant_in_", 0) + 1) + self._n_component_parameters()
 
     def _n_component_parameters(self) -> int:
         raise NotImplementedError
 
-    def _log_joint(self, *data: Any) -> np.ndarray:
-        """``log pi_k + log f(sample_i | theta_k)``, shape (n, K), from validated data."""
+    def _log_prob(self, *data: Any) -> np.ndarray:
+        """``log f(sample_i | theta_k)``, shape (n, K), of the data (validated here)."""
         raise NotImplementedError
 
-    def _resp_and_samples(self, *data: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _resp_and_samples(self, *data: Any, Z: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Responsibilities (n, K) and per-sample log-likelihoods (n,): the E-step."""
-        log_joint_t = self._log_joint(*data).T.copy()  # overwritten by the E-step
+        self._check_fitted()
+        log_prob = self._log_prob(*data)
+        log_joint = log_prob + self._log_weights(Z, log_prob.shape[0])
+        log_joint_t = np.ascontiguousarray(log_joint.T)  # overwritten by the E-step
         samples = normalise_block(log_joint_t)
         return log_joint_t.T, samples
 
-    def predict_proba(self, *data: Any) -> np.ndarray:
-        self._check_fitted()
-        return self._resp_and_samples(*data)[0]
+    def predict_proba(self, *data: Any, Z: Any = None) -> np.ndarray:
+        return self._resp_and_samples(*data, Z=Z)[0]
 
-    def score_samples(self, *data: Any) -> np.ndarray:
-        self._check_fitted()
-        return self._resp_and_samples(*data)[1]
+    def score_samples(self, *data: Any, Z: Any = None) -> np.ndarray:
+        return self._resp_and_samples(*data, Z=Z)[1]
 
-    def score(self, *data: Any) -> float:
-        return float(self.score_samples(*data).mean())
+    def score(self, *data: Any, Z: Any = None) -> float:
+        return float(self._resp_and_samples(*data, Z=Z)[1].mean())
 
-    def predict(self, *data: Any) -> np.ndarray:
-        return self.predict_proba(*data).argmax(axis=1)
+    def predict(self, *data: Any, Z: Any = None) -> np.ndarray:
+        return self._resp_and_samples(*data, Z=Z)[0].argmax(axis=1)
 
-    def bic(self, *data: Any) -> float:
-        ll = self.score_samples(*data)
+    def bic(self, *data: Any, Z: Any = None) -> float:
+        ll = self._resp_and_samples(*data, Z=Z)[1]
         return float(-2.0 * ll.sum() + self._n_parameters() * np.log(ll.shape[0]))
 
-    def aic(self, *data: Any) -> float:
-        ll = self.score_samples(*data)
+    def aic(self, *data: Any, Z: Any = None) -> float:
+        ll = self._resp_and_samples(*data, Z=Z)[1]
         return float(-2.0 * ll.sum() + 2.0 * self._n_parameters())

@@ -11,6 +11,7 @@ Family-specific validators may be appended at the end of this module.
 from __future__ import annotations
 
 import numbers
+import sys
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 __all__ = [
     "ArgumentTypeError",
     "check_array",
+    "check_feature_names",
     "check_positive_float",
     "check_positive_int",
     "check_random_state",
@@ -59,7 +61,11 @@ def check_array(
     Parameters
     ----------
     X : array-like
-        The data. Lists, tuples, NumPy arrays and anything ``np.asarray`` accepts.
+        The data. Lists, tuples, NumPy arrays, pandas DataFrames and Series, and
+        anything ``np.asarray`` accepts. A DataFrame must have numeric (or bool)
+        columns, including pandas' nullable ``Int64``/``Float64``/``boolean`` (their
+        missing values become NaN, rejected unless ``allow_nan``); an ``object``
+        column is accepted if its values convert to float.
     name : str, default="X"
         Name of the argument, used in error messages.
     ndim : int or None, default=2
@@ -84,11 +90,13 @@ def check_array(
     ------
     ValueError
         If ``X`` is not numeric (then an :class:`ArgumentTypeError`, also a
-        ``TypeError``), has the wrong number of dimensions, is empty, or contains NaN
+        ``TypeError``; for a DataFrame the message names the first non-numeric
+        column), has the wrong number of dimensions, is empty, or contains NaN
         or infinite values. The message names ``name``.
 
     Examples
     --------
+    >>> import pandas as pd
     >>> from emfit._validation import check_array
     >>> check_array([[1, 2], [3, 4]]).dtype
     dtype('float64')
@@ -96,6 +104,12 @@ def check_array(
     Traceback (most recent call last):
         ...
     ValueError: y contains NaN; remove or impute the missing values.
+    >>> check_array(pd.DataFrame({"a": [1, 2], "b": [0.5, 1.5]})).tolist()
+    [[1.0, 0.5], [2.0, 1.5]]
+    >>> check_array(pd.DataFrame({"a": [1, 2], "city": ["Oslo", "Rome"]}))
+    Traceback (most recent call last):
+        ...
+    emfit._validation.ArgumentTypeError: X must contain numeric data; column 'city' has dtype ...
     """
     if X is None:
         raise ValueError(f"{name} is None; expected an array of numbers.")
@@ -104,6 +118,9 @@ def check_array(
         raise ArgumentTypeError(
             f"{name} is a sparse matrix; emfit needs dense data: pass {name}.toarray()."
         )
+    pandas_kind = _pandas_kind(X)
+    if pandas_kind is not None:
+        X = _pandas_to_numpy(X, name, pandas_kind)
     try:
         arr = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
@@ -161,6 +178,65 @@ def check_array(
         if not allow_inf and np.isinf(arr).any():
             raise ValueError(f"{name} contains infinity; all values must be finite.")
     return arr
+
+
+def _pandas_kind(X: Any) -> str | None:
+    """``"frame"`` for a pandas DataFrame, ``"series"`` for a Series, else None.
+
+    pandas is not imported for this: if it is not imported yet, ``X`` cannot be one
+    of its objects.
+    """
+    pd = sys.modules.get("pandas")
+    if pd is None:
+        return None
+    if isinstance(X, pd.DataFrame):
+        return "frame"
+    if isinstance(X, pd.Series):
+        return "series"
+    return None
+
+
+def _pandas_to_numpy(X: Any, name: str, kind: str) -> Any:
+    """A numeric DataFrame or Series as a float64 ndarray (missing values as NaN).
+
+    A column (or Series) of a non-numeric dtype (strings, categories, dates...)
+    raises an :class:`ArgumentTypeError` naming ``name`` and the column. ``object``
+    columns are passed on to NumPy's conversion (they may hold plain numbers).
+    """
+    from pandas.api.types import is_bool_dtype, is_complex_dtype, is_numeric_dtype
+
+    columns = X.dtypes.items() if kind == "frame" else [(None, X.dtype)]
+    has_object = False
+    for column, dtype in columns:
+        where = "" if column is None else f"column {column!r} "
+        if is_complex_dtype(dtype):
+            raise ValueError(
+                f"{name} must be real-valued: Complex data not supported ({where}has dtype "
+                f"{dtype})."
+            )
+        if is_numeric_dtype(dtype) or is_bool_dtype(dtype):
+            continue
+        if isinstance(dtype, np.dtype) and dtype.kind == "O":
+            if kind == "frame":
+                try:
+                    X[column].to_numpy(dtype=np.float64, na_value=np.nan)
+                except (TypeError, ValueError) as exc:
+                    raise ArgumentTypeError(
+                        f"{name} must contain numeric data; {where}has dtype object with a "
+                        f"value that cannot be converted to float ({exc}). Encode or drop "
+                        "that column."
+                    ) from exc
+            has_object = True
+            continue
+        if kind == "frame":
+            raise ArgumentTypeError(
+                f"{name} must contain numeric data; {where}has dtype {dtype}. Encode it "
+                f"as numbers (e.g. pandas.get_dummies) or drop it."
+            )
+        raise ArgumentTypeError(f"{name} must contain numeric data; got dtype {dtype}.")
+    if has_object and kind == "series":
+        return X.to_numpy()  # the generic conversion of object arrays below
+    return X.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def check_random_state(seed: Any = None) -> np.random.Generator:
@@ -414,3 +490,218 @@ def check_binary(X: Any, name: str = "X") -> np.ndarray:
             f"{name} must contain only 0 and 1; got {float(arr[i, j])!r} at position ({i}, {j})."
         )
     return arr
+
+
+# ------------------------------------------------------------------ feature names
+__all__ += ["feature_labels", "fit_statistics", "summary_frame"]
+
+
+def check_feature_names(estimator: Any, X: Any, *, reset: bool, name: str = "X") -> None:
+    """Set or check ``estimator.feature_names_in_``, as scikit-learn's estimators do.
+
+    Call it with the raw ``X`` (before :func:`check_array`). With ``reset=True``
+    (in ``fit``) it stores the column names of a DataFrame whose column names are
+    all strings as ``feature_names_in_`` (an object ndarray) and deletes a
+    ``feature_names_in_`` left by an earlier fit when ``X`` has no such names. With
+    ``reset=False`` (predict, score...) it checks ``X``'s names against the stored
+    ones: different names raise, and names on one side only give scikit-learn's
+    ``UserWarning``. The rules are scikit-learn's own
+    (``sklearn.utils.validation._check_feature_names``).
+
+    Parameters
+    ----------
+    estimator : object
+        The estimator whose ``feature_names_in_`` is set or checked.
+    X : array-like or pandas.DataFrame
+        The data, not converted yet.
+    reset : bool
+        True in ``fit``; False when ``X`` is new data for a fitted estimator.
+    name : str, default="X"
+        Name of the argument, used in error messages.
+
+    Raises
+    ------
+    ValueError
+        If ``X``'s column names differ from those seen in ``fit`` (the message names
+        ``name`` and lists the unexpected and the missing names), or mix strings
+        with other types (then an :class:`ArgumentTypeError`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from emfit._validation import check_feature_names
+    >>> class Model:
+    ...     pass
+    >>> model = Model()
+    >>> check_feature_names(model, pd.DataFrame({"a": [1.0], "b": [2.0]}), reset=True)
+    >>> model.feature_names_in_
+    array(['a', 'b'], dtype=object)
+    >>> try:
+    ...     check_feature_names(model, pd.DataFrame({"a": [1.0], "c": [2.0]}), reset=False)
+    ... except ValueError as exc:
+    ...     print(str(exc).replace(". ", ".\\n"))
+    X has other column names than the data seen in fit.
+    The feature names should match those that were passed during fit.
+    Feature names unseen at fit time:
+    - c
+    Feature names seen at fit time, yet now missing:
+    - b
+    <BLANKLINE>
+    """
+    try:
+        from sklearn.utils.validation import _check_feature_names
+    except ImportError:  # scikit-learn < 1.6: a method of BaseEstimator
+        _check_feature_names = type(estimator)._check_feature_names
+    try:
+        _check_feature_names(estimator, X, reset=reset)
+    except TypeError as exc:  # column names of mixed types
+        raise ArgumentTypeError(f"{name} has column names of mixed types: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(
+            f"{name} has other column names than the data seen in fit. {exc}"
+        ) from None
+
+
+def feature_labels(estimator: Any, n_features: int) -> list[str]:
+    """Names of the features of a fitted estimator, for tables.
+
+    ``estimator.feature_names_in_`` when it was fitted on a DataFrame with string
+    column names, else ``x1, ..., xd``.
+
+    Parameters
+    ----------
+    estimator : object
+        A fitted estimator.
+    n_features : int
+        Number of features ``d``.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from emfit._validation import feature_labels
+    >>> feature_labels(object(), 3)
+    ['x1', 'x2', 'x3']
+    """
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None and len(names) == n_features:
+        return [str(v) for v in names]
+    return [f"x{j + 1}" for j in range(n_features)]
+
+
+def fit_statistics(estimator: Any) -> dict[str, Any]:
+    """Log-likelihood, AIC, BIC, number of parameters and of samples of a fit.
+
+    From the fitted ``loglik_`` and ``n_samples_fit_`` and the estimator's
+    ``_n_parameters()``: ``aic = -2 l + 2 P`` and ``bic = -2 l + P log n``, equal to
+    ``estimator.aic(X)`` and ``estimator.bic(X)`` on the training data. The values
+    that need a fit on data (``loglik``, ``aic``, ``bic``, ``n_samples``) are None
+    for a model built from given parameters (``from_parameters``).
+
+    Parameters
+    ----------
+    estimator : object
+        A fitted emfit mixture estimator.
+
+    Returns
+    -------
+    dict
+        Keys ``"loglik"``, ``"aic"``, ``"bic"``, ``"n_parameters"``, ``"n_samples"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfit import GaussianMixture
+    >>> from emfit._validation import fit_statistics
+    >>> X = np.random.default_rng(0).normal(size=(100, 1))
+    >>> stats = fit_statistics(GaussianMixture(1).fit(X))
+    >>> stats["n_parameters"], stats["n_samples"]
+    (2, 100)
+    """
+    n_parameters = int(estimator._n_parameters())
+    loglik = getattr(estimator, "loglik_", None)
+    n = getattr(estimator, "n_samples_fit_", None)
+    if loglik is None or n is None:
+        return {"loglik": None, "aic": None, "bic": None, "n_parameters": n_parameters,
+                "n_samples": None}
+    loglik = float(loglik)
+    return {
+        "loglik": loglik,
+        "aic": -2.0 * loglik + 2.0 * n_parameters,
+        "bic": -2.0 * loglik + n_parameters * float(np.log(n)),
+        "n_parameters": n_parameters,
+        "n_samples": int(n),
+    }
+
+
+def _weight_rows(estimator: Any, k: int) -> list[tuple[str, float]]:
+    """The mixing-weight parameters of component ``k``, named as in the summaries.
+
+    ``("weight", pi_k)`` for constant weights; with concomitant covariates (a fitted
+    ``concomitant_coef_``), the coefficients of component ``k > 0`` of the
+    multinomial logit, ``"(weight intercept)"`` and ``"(weight) z1"``, ... (the first
+    component is the reference and has none), as
+    :meth:`emfit.poisson.PoissonRegressionMixture.summary` names them.
+    """
+    gamma = getattr(estimator, "concomitant_coef_", None)
+    if gamma is None:
+        return [("weight", float(estimator.weights_[k]))]
+    if k == 0:
+        return []
+    names = ["(weight intercept)"] + [f"(weight) z{j + 1}" for j in range(gamma.shape[1] - 1)]
+    return list(zip(names, np.asarray(gamma[k], dtype=np.float64).tolist()))
+
+
+def summary_frame(
+    estimator: Any,
+    component_rows: list[list[tuple[str, float]]],
+    shared_rows: list[tuple[str, float]] = (),  # type: ignore[assignment]
+) -> Any:
+    """The parameter table of a fitted mixture, with :func:`fit_statistics` in ``attrs``.
+
+    Component by component: its weight parameters (:func:`_weight_rows`), then its
+    ``component_rows``; then the ``shared_rows`` (parameters common to every
+    component, such as a tied covariance) under the component label ``"all"``.
+
+    Parameters
+    ----------
+    estimator : object
+        A fitted emfit mixture estimator.
+    component_rows : list of lists of (str, float)
+        For each component, its ``(parameter name, estimate)`` pairs.
+    shared_rows : list of (str, float), optional
+        Parameters shared by all components.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``(component, parameter)``, one column ``estimate``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfit import GaussianMixture
+    >>> from emfit._validation import summary_frame
+    >>> gm = GaussianMixture(1).fit(np.random.default_rng(0).normal(size=(50, 1)))
+    >>> summary_frame(gm, [[("extra", 2.0)]]).index.tolist()
+    [(0, 'weight'), (0, 'extra')]
+    """
+    import pandas as pd
+
+    index: list[tuple[Any, str]] = []
+    values: list[float] = []
+    for k, rows in enumerate(component_rows):
+        for name, value in _weight_rows(estimator, k) + list(rows):
+            index.append((k, name))
+            values.append(value)
+    for name, value in shared_rows:
+        index.append(("all", name))
+        values.append(value)
+    table = pd.DataFrame(
+        {"estimate": np.array(values, dtype=np.float64)},
+        index=pd.MultiIndex.from_tuples(index, names=["component", "parameter"]),
+    )
+    table.attrs.update(fit_statistics(estimator))
+    return table

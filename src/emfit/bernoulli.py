@@ -38,9 +38,12 @@ from ._base import MixtureEstimatorMixin, canonical_order, shared_docstrings
 from ._validation import (
     check_array,
     check_binary,
+    check_feature_names,
     check_positive_float,
     check_positive_int,
     check_random_state,
+    feature_labels,
+    summary_frame,
 )
 from .em import MixtureFamily
 
@@ -277,9 +280,22 @@ class BernoulliMixture(MixtureEstimatorMixin, BaseEstimator):
     converged_ : bool
         Whether the best restart met the stopping rule.
     restarts_ : list of RestartResult
-        Summary of every restart.
+        Every restart: its final log-likelihood, iterations, convergence, parameters
+        (in the driver's form and order) and, if it was set aside, why
+        (``degenerate``; see :func:`emfit.em.fit_em`).
+    concomitant_coef_ : ndarray of shape (K, n_concomitant + 1) or None
+        Coefficients ``[g_k, gamma_k]`` of the multinomial-logit mixing weights when
+        ``fit`` was given ``Z`` (row 0, the reference component, is zero); then
+        ``weights_`` holds the weights averaged over the training data. None otherwise.
+    n_concomitant_in_ : int
+        Number of concomitant covariates seen in ``fit`` (0 without ``Z``).
     n_features_in_ : int
         ``d``.
+    feature_names_in_ : ndarray of shape (n_features,), dtype object
+        Column names of ``X``, only when ``X`` was a pandas DataFrame whose column
+        names are all strings; new data must then have the same columns.
+    n_samples_fit_ : int
+        Number of samples of the training data (for :meth:`summary`'s AIC and BIC).
 
     Examples
     --------
@@ -326,22 +342,29 @@ class BernoulliMixture(MixtureEstimatorMixin, BaseEstimator):
 
     def _validate(self, X: Any) -> np.ndarray:
         self._check_fitted()
+        check_feature_names(self, X, reset=False)
         return self._check_features(check_binary(X))
 
-    def fit(self, X: ArrayLike, y: Any = None) -> BernoulliMixture:
+    def fit(self, X: ArrayLike, y: Any = None, *, Z: Any = None) -> BernoulliMixture:
         """Fit the mixture by EM.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Binary data (0/1 or bool).
+            Binary data (0/1 or bool); a pandas DataFrame's string column names
+            become ``feature_names_in_``.
         y : ignored
             For scikit-learn compatibility.
+        Z : array-like of shape (n_samples, n_concomitant), optional
+            Concomitant covariates: the mixing weights become a multinomial logit
+            ``pi_k(z_i)`` (see :mod:`emfit.weights`); every later call that takes data
+            must then be given ``Z`` too. No column of ``Z`` may be constant.
 
         Returns
         -------
         self
         """
+        check_feature_names(self, X, reset=True)
         X = check_binary(X)
         K = check_positive_int(self.n_components, "n_components")
         alpha = _check_alpha(self.alpha)
@@ -356,38 +379,106 @@ class BernoulliMixture(MixtureEstimatorMixin, BaseEstimator):
             if np.any(params_init <= 0) or np.any(params_init >= 1):
                 raise ValueError("probabilities_init must be strictly between 0 and 1.")
         family = BernoulliFamily(alpha=alpha, init=self.init)
-        fit = self._fit_em(X, family, K, weights_init=self.weights_init, params_init=params_init)
+        Zd = self._concomitant_design(Z, X.shape[0], fitting=True)
+        fit = self._fit_em(
+            X, family, K, weights_init=self.weights_init, params_init=params_init, concomitant=Zd
+        )
         p = np.asarray(fit.params)
         order = canonical_order(p)
         self._set_fit_result(fit, order)
         self.probabilities_ = p[order].copy()
         self.n_features_in_ = X.shape[1]
+        self.n_samples_fit_ = X.shape[0]
         return self
 
-    def _log_joint(self, X: Any) -> np.ndarray:
-        return bernoulli_log_prob(self._validate(X), self.probabilities_) + self._log_weights()
+    def summary(self) -> Any:
+        """The fitted parameters as a table, with the fit's criteria in ``attrs``.
+
+        One row per parameter, in the layout of
+        :meth:`emfit.poisson.PoissonRegressionMixture.summary`: for each component (in the
+        fitted, canonical order) its weight (``"weight"``; with concomitant
+        covariates, the coefficients ``"(weight intercept)"``, ``"(weight) z1"``, ...
+        of components ``1, ..., K-1``), then its success probabilities
+        (``"p[name]"``, one per feature). Features are named by
+        ``feature_names_in_`` when the model was fitted on a DataFrame, else
+        ``x1, ..., xd``.
+
+        There are no standard errors. The observed-information machinery of the
+        book (the Hessian of the log-likelihood and Louis' identity, with
+        standard errors that account for the uncertain memberships) exists for
+        :class:`~emfit.poisson.PoissonRegressionMixture` only
+        (:meth:`~emfit.poisson.PoissonRegressionMixture.standard_errors`); and standard
+        errors from the Hessian of a mixture are unreliable near the boundary of
+        the parameter space, where a weight or a probability approaches 0 or 1 (the
+        clipping bound ``alpha`` is such a boundary) or two components nearly
+        coincide.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``(component, parameter)`` (components from 0), one column
+            ``estimate``. ``attrs`` holds the fit summary: ``"loglik"``
+            (``loglik_``), ``"aic"`` and ``"bic"`` (of the training data, equal to
+            ``aic(X)`` and ``bic(X)``), ``"n_parameters"`` (free parameters; with
+            constant weights, which sum to one, the table has one row more) and
+            ``"n_samples"``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import pandas as pd
+        >>> from emfit import BernoulliMixture
+        >>> rng = np.random.default_rng(0)
+        >>> z = rng.random(2000) < 0.3
+        >>> X = pd.DataFrame(rng.random((2000, 3)) < np.where(z[:, None], 0.9, 0.2),
+        ...                  columns=["fever", "cough", "rash"])
+        >>> table = BernoulliMixture(2, random_state=0).fit(X).summary()
+        >>> table.round(2)
+                             estimate
+        component parameter
+        0         weight         0.72
+                  p[fever]       0.21
+                  p[cough]       0.23
+                  p[rash]        0.22
+        1         weight         0.28
+                  p[fever]       0.94
+                  p[cough]       0.91
+                  p[rash]        0.94
+        >>> table.attrs["n_parameters"], table.attrs["n_samples"]
+        (7, 2000)
+        """
+        self._check_fitted()
+        names = feature_labels(self, self.probabilities_.shape[1])
+        rows = [
+            [(f"p[{name}]", float(p)) for name, p in zip(names, probabilities)]
+            for probabilities in self.probabilities_
+        ]
+        return summary_frame(self, rows)
+
+    def _log_prob(self, X: Any) -> np.ndarray:
+        return bernoulli_log_prob(self._validate(X), self.probabilities_)
 
     def _n_component_parameters(self) -> int:
         return BernoulliFamily(self.alpha).n_parameters(self.probabilities_)
 
     # the public signatures; docstrings from emfit._base.shared_docstrings
-    def predict_proba(self, X: ArrayLike) -> np.ndarray:
-        return super().predict_proba(X)
+    def predict_proba(self, X: ArrayLike, *, Z: Any = None) -> np.ndarray:
+        return super().predict_proba(X, Z=Z)
 
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        return super().predict(X)
+    def predict(self, X: ArrayLike, *, Z: Any = None) -> np.ndarray:
+        return super().predict(X, Z=Z)
 
-    def score_samples(self, X: ArrayLike) -> np.ndarray:
-        return super().score_samples(X)
+    def score_samples(self, X: ArrayLike, *, Z: Any = None) -> np.ndarray:
+        return super().score_samples(X, Z=Z)
 
-    def score(self, X: ArrayLike, y: Any = None) -> float:
-        return super().score(X)
+    def score(self, X: ArrayLike, y: Any = None, *, Z: Any = None) -> float:
+        return super().score(X, Z=Z)
 
-    def bic(self, X: ArrayLike) -> float:
-        return super().bic(X)
+    def bic(self, X: ArrayLike, *, Z: Any = None) -> float:
+        return super().bic(X, Z=Z)
 
-    def aic(self, X: ArrayLike) -> float:
-        return super().aic(X)
+    def aic(self, X: ArrayLike, *, Z: Any = None) -> float:
+        return super().aic(X, Z=Z)
 
     def sample(self, n_samples: int = 1, random_state: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Draw samples from the fitted mixture.

@@ -45,12 +45,15 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
 from ._validation import check_positive_float, check_positive_int, check_random_state
+from .weights import ConcomitantWeights, ConstantWeights
 
 __all__ = [
     "DECREASE_ATOL",
     "DECREASE_RTOL",
     "RESTART_TIE_RTOL",
     "ConvergenceWarning",
+    "DegenerateFitError",
+    "DegenerateRestartWarning",
     "EMFit",
     "LikelihoodDecreaseWarning",
     "MixtureFamily",
@@ -237,8 +240,9 @@ class MixtureFamily(abc.ABC, Generic[Params]):
         ----------
         data : object
             The observations.
-        log_weights : ndarray of shape (n_components,)
-            Log mixing weights (may contain ``-inf`` for an empty component).
+        log_weights : ndarray of shape (n_components,) or (n_samples, n_components)
+            Log mixing weights (may contain ``-inf`` for an empty component); one row
+            per observation when the weights depend on concomitant covariates.
         params : object
             Current component parameters.
         update : bool, default=True
@@ -248,8 +252,9 @@ class MixtureFamily(abc.ABC, Generic[Params]):
         -------
         loglik : float
             Total observed-data log-likelihood at ``(weights, params)``.
-        resp_sum : ndarray of shape (n_components,) or None
-            ``sum_i r_ik``; the driver sets the new weights to ``resp_sum / n``.
+        resp_t : ndarray of shape (n_components, n_samples) or None
+            The responsibilities, components first; the driver's weights M-step uses
+            them (``resp_t.sum(axis=1) / n`` for constant weights).
         new_params : object or None
             Result of :meth:`m_step` with these responsibilities.
         """
@@ -257,32 +262,80 @@ class MixtureFamily(abc.ABC, Generic[Params]):
         if not update:
             return loglik, None, None
         resp = np.exp(log_resp)
-        return loglik, resp.sum(axis=0), self.m_step(data, resp, params)
+        return loglik, resp.T, self.m_step(data, resp, params)
+
+    def degeneracy(self, data: Any, weights: np.ndarray, params: Params) -> str | None:
+        """Why the fitted components are degenerate, or None if they are not.
+
+        The driver calls it on the final parameters of every restart; a restart with
+        a reason is marked degenerate and never returned as the fit. The default finds
+        nothing (the driver itself checks the weights, see :func:`fit_em`); a family
+        whose likelihood is unbounded (a collapsing covariance) or whose estimates can
+        run off to infinity overrides it.
+
+        Parameters
+        ----------
+        data : object
+            The observations.
+        weights : ndarray of shape (n_components,)
+            Mixing weights (their average over the observations when the weights
+            depend on concomitant covariates).
+        params : object
+            Component parameters.
+
+        Returns
+        -------
+        str or None
+            A message naming the component and what to change, or None.
+        """
+        return None
+
+    #: What to change when every restart is degenerate (the end of the error message).
+    degeneracy_hint: str = "check the data, or fit fewer components"
 
 
-@dataclass
+@dataclass(eq=False)  # holds arrays: compare fields explicitly
 class RestartResult:
-    """Summary of one EM run (one restart of :func:`fit_em`).
+    """One EM run (one restart of :func:`fit_em`): where it ended and how.
 
     Attributes
     ----------
     loglik : float
-        Final total log-likelihood of the run.
+        Final total log-likelihood of the run (NaN if it failed).
     n_iter : int
         Number of M-steps performed.
     converged : bool
         Whether the stopping rule was met before ``max_iter``.
+    weights : ndarray of shape (n_components,) or None
+        Final mixing weights (averaged over the observations for concomitant
+        weights); None if the run failed.
+    params : object
+        Final component parameters, in the family's form; None if the run failed.
+    concomitant_coef : ndarray of shape (n_components, p) or None
+        Final coefficients of the concomitant weights model, if any.
+    degenerate : str or None
+        Why the run is degenerate (see :func:`fit_em`), or None.
+    degenerate_kind : {"weight", "family", "failed"} or None
+        What made it degenerate: a weight below one observation (the fit is then a
+        fit with fewer components, and its log-likelihood a valid value of the
+        model's), the family's check (e.g. a collapsing covariance, where the
+        likelihood is unbounded), or a failure of the run.
 
     Examples
     --------
     >>> from emfit.em import RestartResult
-    >>> RestartResult(loglik=-1.5, n_iter=3, converged=True)
-    RestartResult(loglik=-1.5, n_iter=3, converged=True)
+    >>> RestartResult(loglik=-1.5, n_iter=3, converged=True).degenerate is None
+    True
     """
 
     loglik: float
     n_iter: int
     converged: bool
+    weights: np.ndarray | None = None
+    params: Any = None
+    concomitant_coef: np.ndarray | None = None
+    degenerate: str | None = None
+    degenerate_kind: str | None = None
 
 
 @dataclass
@@ -292,7 +345,8 @@ class EMFit(Generic[Params]):
     Attributes
     ----------
     weights : ndarray of shape (n_components,)
-        Mixing weights.
+        Mixing weights (for concomitant weights: their average over the
+        observations).
     params : object
         Component parameters, as returned by the family's ``m_step``.
     loglik : float
@@ -308,14 +362,19 @@ class EMFit(Generic[Params]):
         One entry per restart, in order.
     initial_loglik : float
         Log-likelihood at the initial parameters of the best run.
+    concomitant_coef : ndarray of shape (n_components, p) or None
+        Coefficients ``gamma`` of the multinomial-logit weights (row 0 is zero), when
+        the weights depend on concomitant covariates.
+    decreases : list of str
+        Monotonicity violations of this run (reported as warnings by :func:`fit_em`).
 
     Examples
     --------
     >>> import numpy as np
     >>> from emfit.em import EMFit
     >>> fit = EMFit(np.array([1.0]), None, -2.0, np.array([-2.5, -2.0]), 2, True)
-    >>> fit.history[-1] == fit.loglik
-    np.True_
+    >>> bool(fit.history[-1] == fit.loglik)
+    True
     """
 
     weights: np.ndarray
@@ -326,6 +385,33 @@ class EMFit(Generic[Params]):
     converged: bool
     restarts: list[RestartResult] = field(default_factory=list)
     initial_loglik: float = float("nan")
+    concomitant_coef: np.ndarray | None = None
+    decreases: list[str] = field(default_factory=list)
+
+
+class DegenerateFitError(ValueError):
+    """Every restart of an EM fit ended degenerate (or failed).
+
+    Raised by :func:`fit_em`, with the reason of each restart and what to change;
+    its attribute ``restarts`` holds the :class:`RestartResult` of every restart.
+
+    Examples
+    --------
+    >>> from emfit.em import DegenerateFitError
+    >>> issubclass(DegenerateFitError, ValueError)
+    True
+    """
+
+
+class DegenerateRestartWarning(UserWarning):
+    """Some restarts of an EM fit were degenerate and were set aside.
+
+    Examples
+    --------
+    >>> from emfit.em import DegenerateRestartWarning
+    >>> issubclass(DegenerateRestartWarning, UserWarning)
+    True
+    """
 
 
 # ---------------------------------------------------------------------- numerics
@@ -413,8 +499,9 @@ def e_step(log_weights: np.ndarray, log_prob: np.ndarray) -> tuple[np.ndarray, f
 
     Parameters
     ----------
-    log_weights : ndarray of shape (n_components,)
-        ``log pi_k`` (``-inf`` allowed for a component of weight zero).
+    log_weights : ndarray of shape (n_components,) or (n_samples, n_components)
+        ``log pi_k`` (``-inf`` allowed for a component of weight zero), or
+        ``log pi_k(z_i)``, one row per observation.
     log_prob : ndarray of shape (n_samples, n_components)
         ``log f(x_i | theta_k)``.
 
@@ -472,6 +559,7 @@ def _check_weights(weights: Any, n_components: int) -> np.ndarray:
 def _run_once(
     data: Any,
     family: MixtureFamily,
+    weights_model: ConstantWeights | ConcomitantWeights,
     weights: np.ndarray,
     params: Any,
     *,
@@ -480,21 +568,24 @@ def _run_once(
     check_monotone: bool,
     restart: int,
 ) -> EMFit:
-    n = family.n_samples(data)
     history = np.empty(max_iter, dtype=np.float64)
+    state = weights_model.start(weights)
     # E-step at the initial parameters, fused with the first M-step.
-    ll, resp_sum, new_params = family.em_step(data, _log(weights), params, update=max_iter > 0)
+    ll, resp_t, new_params = family.em_step(
+        data, weights_model.log_weights(state), params, update=max_iter > 0
+    )
     initial_ll = prev = ll
     converged = False
     n_iter = 0
+    decreases: list[str] = []
     for it in range(1, max_iter + 1):
-        new_weights = resp_sum / n
+        new_state = weights_model.update(resp_t, state)
         # Evaluate l at the new parameters (E-step) and compute the next M-step, unless
         # this was the last iteration allowed.
-        ll_new, next_sum, next_params = family.em_step(
-            data, _log(new_weights), new_params, update=it < max_iter
+        ll_new, next_resp, next_params = family.em_step(
+            data, weights_model.log_weights(new_state), new_params, update=it < max_iter
         )
-        weights, params = new_weights, new_params
+        state, params = new_state, new_params
         history[it - 1] = ll_new
         n_iter = it
         if not np.isfinite(ll_new):
@@ -502,34 +593,68 @@ def _run_once(
                 f"log-likelihood is {ll_new} after iteration {it} (restart {restart})."
             )
         drop = prev - ll_new
-        if check_monotone and family.exact_m_step and drop > DECREASE_RTOL * max(abs(ll_new), abs(prev)) + DECREASE_ATOL:
-            warnings.warn(
+        if drop > DECREASE_RTOL * max(abs(ll_new), abs(prev)) + DECREASE_ATOL:
+            decreases.append(
                 f"log-likelihood decreased at iteration {it} (restart {restart}) by "
-                f"{drop:.6g} (from {prev!r} to {ll_new!r}); EM should never decrease it.",
-                LikelihoodDecreaseWarning,
-                stacklevel=2,  # attributed to emfit.em, so warning filters on emfit.* catch it
+                f"{drop:.6g} (from {prev!r} to {ll_new!r}); EM should never decrease it."
             )
         if abs(ll_new - prev) <= tol * abs(ll_new):
             converged = True
             ll = ll_new
             break
         prev = ll = ll_new
-        resp_sum, new_params = next_sum, next_params
+        resp_t, new_params = next_resp, next_params
+    if not (check_monotone and family.exact_m_step):
+        decreases = []
     return EMFit(
-        weights=weights,
+        weights=weights_model.mean_weights(state),
         params=params,
         loglik=ll,
         history=history[:n_iter].copy(),
         n_iter=n_iter,
         converged=converged,
         initial_loglik=initial_ll,
+        concomitant_coef=state if weights_model.concomitant else None,
+        decreases=decreases,
     )
+
+
+def _degeneracy(
+    data: Any, family: MixtureFamily, fit: EMFit, n: int
+) -> tuple[str | None, str | None]:
+    """Why a run is degenerate, and the kind: a weight below one observation
+    (``"weight"``), or the family's reason (``"family"``); ``(None, None)`` if it is not."""
+    reason = family.degeneracy(data, fit.weights, fit.params)
+    if reason is not None:
+        return reason, "family"
+    light = np.flatnonzero(fit.weights * n < 1.0 - 1e-6)  # round-off never decides
+    if light.size:
+        k = int(light[0])
+        return (
+            f"component {k}'s weight {fit.weights[k]:.3g} is below one observation "
+            f"(1/n = {1 / n:.3g})"
+        ), "weight"
+    return None, None
 
 
 def _first_best(runs: list[EMFit]) -> EMFit:
     """The first run whose log-likelihood ties with the highest, to ``RESTART_TIE_RTOL``."""
     top = max(run.loglik for run in runs)
     return next(run for run in runs if run.loglik >= top - RESTART_TIE_RTOL * abs(top))
+
+
+def _check_concomitant(concomitant: Any, n: int) -> np.ndarray:
+    Z = np.asarray(concomitant, dtype=np.float64)
+    if Z.ndim != 2 or Z.shape[0] != n:
+        raise ValueError(
+            f"concomitant must be a 2-d array with one row per observation ({n}); "
+            f"got shape {Z.shape}."
+        )
+    if not np.all(np.isfinite(Z)):
+        raise ValueError("concomitant must be finite (no NaN or inf).")
+    if Z.shape[1] == 0 or not np.all(Z[:, 0] == 1.0):
+        raise ValueError("concomitant's first column must be the intercept (all ones).")
+    return Z
 
 
 def fit_em(
@@ -539,11 +664,13 @@ def fit_em(
     *,
     weights_init: np.ndarray | None = None,
     params_init: Any = None,
+    concomitant: np.ndarray | None = None,
     tol: float = 1e-10,
     max_iter: int = 1000,
     n_init: int = 1,
     random_state: Any = None,
     check_monotone: bool = True,
+    allow_degenerate: bool = False,
 ) -> EMFit:
     """Fit a finite mixture by EM, keeping the best of ``n_init`` restarts.
 
@@ -560,6 +687,11 @@ def fit_em(
     params_init : object, optional
         Initial component parameters, used for every restart. Defaults to the
         family's :meth:`MixtureFamily.initialize`.
+    concomitant : ndarray of shape (n_samples, p), optional
+        Concomitant design matrix ``Z`` (first column all ones): the mixing weights
+        become a multinomial logit ``pi_k(z_i)`` (:class:`emfit.weights.ConcomitantWeights`),
+        started from the constant initial weights. By default the weights are
+        constant (:class:`emfit.weights.ConstantWeights`).
     tol : float, default=1e-10
         Stop when ``|l_t - l_{t-1}| <= tol * |l_t|`` (relative change of the total
         log-likelihood). ``0`` runs ``max_iter`` iterations.
@@ -572,24 +704,49 @@ def fit_em(
     random_state : None, int or numpy.random.Generator
         Seed of the initialisations.
     check_monotone : bool, default=True
-        Warn with :class:`LikelihoodDecreaseWarning` when the log-likelihood
-        decreases beyond round-off (see the module docstring for the tolerance).
+        Warn with :class:`LikelihoodDecreaseWarning` when the log-likelihood of the
+        returned run decreased beyond round-off (see the module docstring for the
+        tolerance).
+    allow_degenerate : bool, default=False
+        Let degenerate restarts (see Notes) compete with the others; they are still
+        marked in ``restarts``. For studying degenerate fits, not for estimation.
 
     Returns
     -------
     EMFit
         The best fit, with every restart recorded in ``restarts``: the first
-        restart whose final log-likelihood is within a relative
+        non-degenerate restart whose final log-likelihood is within a relative
         :data:`RESTART_TIE_RTOL` of the highest. Restarts that reach the same
         maximum end a little apart, by the stopping rule and by round-off; the
         first of them is kept, so that the choice is the same on every machine.
+
+    Raises
+    ------
+    DegenerateFitError
+        If every restart is degenerate or failed.
 
     Warns
     -----
     ConvergenceWarning
         If the best restart did not converge within ``max_iter`` iterations.
     LikelihoodDecreaseWarning
-        If the log-likelihood decreased beyond round-off.
+        If the log-likelihood of the returned run decreased beyond round-off.
+    DegenerateRestartWarning
+        If some restarts were degenerate or failed, and were set aside.
+
+    Notes
+    -----
+    **Degenerate restarts.** The likelihood of many mixtures is unbounded (a
+    Gaussian component collapsing onto a point) or its supremum is not attained (a
+    component whose coefficients run off to infinity), so the highest log-likelihood
+    a restart reaches is not always an estimate. A restart is *degenerate*, and
+    never returned, if a mixing weight falls below one observation (``n pi_k < 1``,
+    to a relative ``1e-6``, so that a component holding exactly one observation is
+    not decided by round-off),
+    or if the family's :meth:`MixtureFamily.degeneracy` gives a reason (a singular
+    covariance, a diverging coefficient). A restart that fails with a
+    :class:`FloatingPointError` (zero density, overflow) is set aside the same way.
+    Its log-likelihood decreases are part of its reason, not warnings.
 
     Examples
     --------
@@ -601,11 +758,19 @@ def fit_em(
     tol = check_positive_float(tol, "tol", allow_zero=True)
     if weights_init is not None:
         weights_init = _check_weights(weights_init, n_components)
+    n = family.n_samples(data)
+    weights_model: ConstantWeights | ConcomitantWeights = (
+        ConstantWeights()
+        if concomitant is None
+        else ConcomitantWeights(_check_concomitant(concomitant, n))
+    )
 
     root = check_random_state(random_state)
     entropy = int(root.integers(0, 2**63 - 1))
 
     runs: list[EMFit] = []
+    records: list[RestartResult] = []
+    errors: list[FloatingPointError] = []
     for i in range(n_init):
         if weights_init is not None and params_init is not None:
             weights, params = weights_init, params_init
@@ -616,10 +781,11 @@ def fit_em(
                 weights = weights_init
             if params_init is not None:
                 params = params_init
-        runs.append(
-            _run_once(
+        try:
+            run = _run_once(
                 data,
                 family,
+                weights_model,
                 weights,
                 params,
                 tol=tol,
@@ -627,11 +793,53 @@ def fit_em(
                 check_monotone=check_monotone,
                 restart=i,
             )
+        except FloatingPointError as exc:
+            errors.append(exc)
+            records.append(
+                RestartResult(
+                    float("nan"), 0, False, degenerate=f"failed: {exc}", degenerate_kind="failed"
+                )
+            )
+            continue
+        reason, kind = _degeneracy(data, family, run, n)
+        if reason is not None and run.decreases and not allow_degenerate:
+            reason += f"; {run.decreases[0]}"
+        records.append(
+            RestartResult(
+                loglik=run.loglik,
+                n_iter=run.n_iter,
+                converged=run.converged,
+                weights=run.weights,
+                params=run.params,
+                concomitant_coef=run.concomitant_coef,
+                degenerate=reason,
+                degenerate_kind=kind,
+            )
         )
+        if reason is None or allow_degenerate:
+            runs.append(run)
+    if not runs:
+        if len(errors) == n_init:
+            raise errors[0]
+        error = DegenerateFitError(
+            f"every one of the {n_init} restart(s) is degenerate; restart 0: "
+            f"{records[0].degenerate} (the error's attribute restarts holds every "
+            f"restart's reason). To fix it: {family.degeneracy_hint}."
+        )
+        error.restarts = records
+        raise error
     best = _first_best(runs)
-    best.restarts = [
-        RestartResult(loglik=r.loglik, n_iter=r.n_iter, converged=r.converged) for r in runs
-    ]
+    best.restarts = records
+    n_set_aside = n_init - len(runs)
+    if n_set_aside and not allow_degenerate:
+        warnings.warn(
+            f"{n_set_aside} of {n_init} restarts were degenerate or failed and were set "
+            "aside (see restarts_ for the reasons).",
+            DegenerateRestartWarning,
+            stacklevel=2,
+        )
+    for message in best.decreases:  # attributed to emfit.em, so filters on emfit.* catch it
+        warnings.warn(message, LikelihoodDecreaseWarning, stacklevel=1)
     if not best.converged and max_iter > 0:
         warnings.warn(
             f"EM did not converge in max_iter={max_iter} iterations (relative change of "

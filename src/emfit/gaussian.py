@@ -51,6 +51,22 @@ float64, i.e. when ``W / (2 variance) < 1.7e308`` (for ``variance = 1e-300``: ``
 below about ``3.6e8``). Beyond that the log-likelihood is ``-inf`` in float64 and
 :meth:`GaussianMixture.fit` raises a :class:`ValueError` telling the user to scale
 the data or increase ``variance``; ``predict`` and ``predict_proba`` still work.
+
+**Degenerate fits.** The Gaussian mixture likelihood is unbounded: a component whose
+covariance collapses onto a point (or onto a lower-dimensional subspace holding a
+few observations) drives it to ``+inf``. With ``reg_covar=0`` EM can end at such a
+spike, where the log-likelihood is huge and its value is decided by round-off. A
+fitted component is *degenerate* when, in units of the data's per-feature
+variances, the smallest eigenvalue of its covariance is below
+:data:`DEGENERATE_RTOL` (``r``) times the larger of its largest eigenvalue and
+``r``: numerically singular (condition number above ``1/r``), or collapsed onto a
+point (spread below ``r^2`` of the data's). For ``"diag"`` the eigenvalues are the
+variances, ``"spherical"`` compares its variance with the mean data variance,
+``"tied"`` checks the shared matrix, and ``"fixed"`` never degenerates (its variance
+is not estimated). :meth:`GaussianFamily.degeneracy` applies this rule; the EM
+driver uses it to set such restarts aside. The rule is relative to each
+component's own largest eigenvalue rather than to the spread of all the data, so
+tight, far-apart clusters (spread ``1``, ``1e7`` apart) are not degenerate.
 """
 
 from __future__ import annotations
@@ -70,14 +86,18 @@ from threadpoolctl import ThreadpoolController
 from ._base import MixtureEstimatorMixin, shared_docstrings
 from ._validation import (
     check_array,
+    check_feature_names,
     check_positive_float,
     check_positive_int,
     check_random_state,
+    feature_labels,
+    summary_frame,
 )
 from .em import EMFit, MixtureFamily, normalise_block
 
 __all__ = [
     "COVARIANCE_TYPES",
+    "DEGENERATE_RTOL",
     "GaussianFamily",
     "GaussianMixture",
     "GaussianParams",
@@ -89,6 +109,18 @@ __all__ = [
 
 #: The covariance structures understood by :class:`GaussianFamily`.
 COVARIANCE_TYPES: tuple[str, ...] = ("full", "tied", "diag", "spherical", "fixed")
+
+#: A fitted component is degenerate (numerically singular) when, with its covariance
+#: measured in units of the data's per-feature variances, its smallest eigenvalue is
+#: below ``DEGENERATE_RTOL`` times the larger of its largest eigenvalue and
+#: ``DEGENERATE_RTOL``: a condition number above ``1e10`` (a spread under ``1e-5`` of
+#: the component's own in some direction), or every eigenvalue below ``1e-20`` of the
+#: data variance (collapsed onto a point); see :meth:`GaussianFamily.degeneracy`.
+#: ``1e-10`` is six orders of magnitude above the relative round-off of a float64
+#: variance (about ``1e-16``), so a covariance that is singular up to round-off is
+#: caught, and far below the shape of any real cluster: such a component is not an
+#: estimate of a cluster but a spike on a few (near-)coincident or coplanar points.
+DEGENERATE_RTOL: float = 1e-10
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 # Added to the soft counts N_k so an empty component gives finite (if meaningless)
@@ -393,7 +425,12 @@ def _e_pass(
     in block order, so the result does not depend on the number of worker threads.
     """
     n = X.shape[0]
-    prep = _EStepConstants(params, covariance_type, log_weights)
+    log_weights = np.asarray(log_weights, dtype=np.float64)
+    per_row = log_weights.ndim == 2  # concomitant weights: one row per observation
+    lwT = np.ascontiguousarray(log_weights.T) if per_row else None
+    prep = _EStepConstants(
+        params, covariance_type, np.zeros(log_weights.shape[1]) if per_row else log_weights
+    )
     K, d = prep.K, prep.d
     respT = np.empty((K, n)) if want_resp else None
     samples = np.empty(n) if want_samples else None
@@ -403,6 +440,8 @@ def _e_pass(
 
     def block(start: int, stop: int) -> tuple[float, float, Any]:
         lpT, dmin, work = prep.block_log_prob(X[start:stop])
+        if per_row:
+            lpT += lwT[:, start:stop]
         norm = normalise_block(lpT, start)  # lpT now holds the responsibilities
         if want_resp:
             respT[:, start:stop] = lpT
@@ -835,6 +874,105 @@ class GaussianFamily(MixtureFamily[GaussianParams]):
         }[self.covariance_type]
         return int(cov + K * d)
 
+    #: What to change when every restart is degenerate (the end of the error message).
+    degeneracy_hint: str = "increase reg_covar, scale the data, or fit fewer components"
+
+    def degeneracy(
+        self, data: np.ndarray, weights: np.ndarray, params: GaussianParams
+    ) -> str | None:
+        """Why the fitted components are degenerate (a singular covariance), or None.
+
+        The rule of :data:`DEGENERATE_RTOL` (``r = 1e-10``): measured in units of the
+        data's per-feature variances (the covariance ``C = D^-1/2 Sigma_k D^-1/2``,
+        ``D`` the diagonal of the data variances), a component is degenerate when
+        its smallest eigenvalue is below ``r`` times the larger of its largest
+        eigenvalue and ``r``. That is, when the covariance is numerically singular
+        (condition number above ``1/r``: the component lies in a subspace), or
+        collapsed onto a point (every eigenvalue below ``r^2`` of the data
+        variance); or when an eigenvalue is not positive or not finite. For
+        ``"diag"`` the eigenvalues are the variances; for ``"spherical"`` the
+        variance is measured against the mean of the data variances; ``"tied"``
+        checks the shared matrix; ``"fixed"`` is never degenerate (the variance is
+        not estimated). ``weights`` are not used (the EM driver checks them itself).
+
+        Parameters
+        ----------
+        data : ndarray of shape (n_samples, n_features)
+            The training data.
+        weights : ndarray of shape (n_components,)
+            Mixing weights (unused).
+        params : GaussianParams
+            The fitted component parameters.
+
+        Returns
+        -------
+        str or None
+            A message naming the component furthest past the bound (and the other
+            degenerate ones) and what to change, or None.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfit.gaussian import GaussianFamily, GaussianParams
+        >>> X = np.array([[0.0, 0.0], [1.0, 0.5], [5.0, 5.0], [5.0, 5.0]])
+        >>> covs = np.array([[[0.25, 0.0], [0.0, 0.0625]], [[1.0, 1.0], [1.0, 1.0]]])
+        >>> params = GaussianParams(X[[0, 2]], covs, np.full((2, 2, 2), np.nan))
+        >>> message = GaussianFamily("full").degeneracy(X, np.array([0.5, 0.5]), params)
+        >>> print(message.replace(": ", ":\\n").replace("; ", ";\\n"))
+        component 1's covariance is numerically singular:
+        its smallest eigenvalue is 0 times its largest (below 1e-10, in units of the data variances);
+        increase reg_covar
+        """
+        kind = self.covariance_type
+        if kind == "fixed":
+            return None
+        X = np.asarray(data, dtype=np.float64)
+        var = np.var(X, axis=0)
+        s2 = float(var.mean())
+        # per-feature unit; a constant feature is measured in the mean data variance
+        unit = np.where(var > 0, var, s2 if s2 > 0 else 1.0)
+        covs = np.asarray(params.covariances, dtype=np.float64)
+        if kind in ("full", "tied"):
+            mats = (covs[None] if kind == "tied" else covs) / np.sqrt(np.outer(unit, unit))
+            eig = [
+                np.linalg.eigvalsh(c)[[0, -1]] if np.all(np.isfinite(c)) else [np.nan] * 2
+                for c in mats
+            ]
+            low, high = np.array(eig, dtype=np.float64).reshape(-1, 2).T
+            what = "eigenvalue"
+        elif kind == "diag":
+            scaled = covs / unit
+            low, high = scaled.min(axis=1), scaled.max(axis=1)
+            what = "variance"
+        else:  # spherical: sigma_k^2 I against the mean data variance
+            low = high = covs.reshape(-1) / (s2 if s2 > 0 else 1.0)
+            what = "variance"
+        reference = np.maximum(high, DEGENERATE_RTOL)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = low / reference
+        bad = np.flatnonzero(~(ratio >= DEGENERATE_RTOL) | ~(low > 0))
+        if bad.size == 0:
+            return None
+        ranked = bad[np.argsort(np.nan_to_num(ratio[bad], nan=-np.inf), kind="stable")]
+        k = int(ranked[0])
+        who = "the tied covariance" if kind == "tied" else f"component {k}'s covariance"
+        if kind != "spherical" and not high[k] < DEGENERATE_RTOL:
+            detail = (
+                f"its smallest {what} is {ratio[k]:.2g} times its largest (below "
+                f"{DEGENERATE_RTOL:g}, in units of the data variances)"
+            )
+        else:
+            largest = what if kind == "spherical" else f"largest {what}"
+            detail = (
+                f"it collapsed onto a point: its {largest} is {high[k]:.2g} times the data "
+                f"variance (below {DEGENERATE_RTOL ** 2:g})"
+            )
+        message = f"{who} is numerically singular: {detail}; increase reg_covar"
+        if ranked.size > 1:
+            others = ", ".join(str(int(j)) for j in ranked[1:])
+            message += f" (also degenerate: component(s) {others})"
+        return message
+
     # ---- fused fast path
     def em_step(
         self,
@@ -867,7 +1005,7 @@ class GaussianFamily(MixtureFamily[GaussianParams]):
                 data, respT, self.reg_covar, kind, self.variance
             )
         new = GaussianParams(means, covs, compute_precision_cholesky(covs, self.covariance_type))
-        return ll, nk, new
+        return ll, respT, new
 
 
 def _overflow_message(variance: float | None) -> str:
@@ -993,9 +1131,22 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
     converged_ : bool
         Whether the best restart met the stopping rule.
     restarts_ : list of RestartResult
-        Final log-likelihood, iterations and convergence of every restart.
+        Every restart: its final log-likelihood, iterations, convergence, parameters
+        (in the driver's form and order) and, if it was set aside, why
+        (``degenerate``; see :func:`emfit.em.fit_em`).
+    concomitant_coef_ : ndarray of shape (K, n_concomitant + 1) or None
+        Coefficients ``[g_k, gamma_k]`` of the multinomial-logit mixing weights when
+        ``fit`` was given ``Z`` (row 0, the reference component, is zero); then
+        ``weights_`` holds the weights averaged over the training data. None otherwise.
+    n_concomitant_in_ : int
+        Number of concomitant covariates seen in ``fit`` (0 without ``Z``).
     n_features_in_ : int
         Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features,), dtype object
+        Column names of ``X``, only when ``X`` was a pandas DataFrame whose column
+        names are all strings; new data must then have the same columns.
+    n_samples_fit_ : int
+        Number of samples of the training data (for :meth:`summary`'s AIC and BIC).
 
     See Also
     --------
@@ -1072,6 +1223,7 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
             )
 
     def _check_X(self, X: Any, *, reset: bool) -> np.ndarray:
+        check_feature_names(self, X, reset=reset)  # feature_names_in_ of a DataFrame
         X = check_array(X, "X", ndim=2)
         if reset:
             self.n_features_in_ = X.shape[1]
@@ -1119,13 +1271,17 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
         return weights, means, pc
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: Any = None) -> GaussianMixture:
+    def fit(self, X: Any, y: Any = None, *, Z: Any = None) -> GaussianMixture:
         """Fit the mixture by EM.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : ignored
+        Z : array-like of shape (n_samples, n_concomitant), optional
+            Concomitant covariates: the mixing weights become a multinomial logit
+            ``pi_k(z_i)`` (see :mod:`emfit.weights`); every later call that takes data
+            must then be given ``Z`` too. No column of ``Z`` may be constant.
 
         Returns
         -------
@@ -1140,6 +1296,7 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
                 "need n_samples >= n_components."
             )
         weights, means, pc = self._check_inits(d)
+        Zd = self._concomitant_design(Z, n, fitting=True)
         family = GaussianFamily(
             self.covariance_type,
             reg_covar=float(self.reg_covar),
@@ -1156,7 +1313,12 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
             covs = _covariances_from_precisions_cholesky(pc, self.covariance_type)
             params_init = GaussianParams(means, covs, pc)
         fit: EMFit = self._fit_em(
-            X, family, self.n_components, weights_init=weights, params_init=params_init
+            X,
+            family,
+            self.n_components,
+            weights_init=weights,
+            params_init=params_init,
+            concomitant=Zd,
         )
         p: GaussianParams = fit.params
         self._set_fit_result(fit)
@@ -1164,6 +1326,7 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
         self.covariances_ = p.covariances
         self.precisions_cholesky_ = p.precisions_cholesky
         self.precisions_ = self._precisions_from_cholesky(p.precisions_cholesky)
+        self.n_samples_fit_ = n
         return self
 
     @classmethod
@@ -1265,19 +1428,21 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
             return 1.0 / self.covariances_
         return pc**2
 
-    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+    def fit_predict(self, X: Any, y: Any = None, *, Z: Any = None) -> np.ndarray:
         """Fit, then return the most likely component of each sample.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : ignored
+        Z : array-like of shape (n_samples, n_concomitant), optional
+            Concomitant covariates of the mixing weights (see :meth:`fit`).
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return self.fit(X, y).predict(X)
+        return self.fit(X, y, Z=Z).predict(X, Z=Z)
 
     # ------------------------------------------------------------------ inference
     def _params(self) -> GaussianParams:
@@ -1288,11 +1453,12 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
             self.covariance_type, reg_covar=float(self.reg_covar), variance=self.variance
         )
 
-    def _resp_and_samples(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _resp_and_samples(self, X: Any, Z: Any = None) -> tuple[np.ndarray, np.ndarray]:
         # the blocked E-pass of fitting, robust for tiny variances
+        self._check_fitted()
         X = self._check_X(X, reset=False)
         _, respT, samples, _ = _e_pass(
-            X, self._log_weights(), self._params(), self.covariance_type,
+            X, self._log_weights(Z, X.shape[0]), self._params(), self.covariance_type,
             want_resp=True, want_samples=True,
         )
         return np.ascontiguousarray(respT.T), samples
@@ -1301,23 +1467,115 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
         return self._family_for_predict().n_parameters(self._params())
 
     # the public signatures; docstrings from emfit._base.shared_docstrings
-    def predict_proba(self, X: Any) -> np.ndarray:
-        return super().predict_proba(X)
+    def predict_proba(self, X: Any, *, Z: Any = None) -> np.ndarray:
+        return super().predict_proba(X, Z=Z)
 
-    def predict(self, X: Any) -> np.ndarray:
-        return super().predict(X)
+    def predict(self, X: Any, *, Z: Any = None) -> np.ndarray:
+        return super().predict(X, Z=Z)
 
-    def score_samples(self, X: Any) -> np.ndarray:
-        return super().score_samples(X)
+    def score_samples(self, X: Any, *, Z: Any = None) -> np.ndarray:
+        return super().score_samples(X, Z=Z)
 
-    def score(self, X: Any, y: Any = None) -> float:
-        return super().score(X)
+    def score(self, X: Any, y: Any = None, *, Z: Any = None) -> float:
+        return super().score(X, Z=Z)
 
-    def bic(self, X: Any) -> float:
-        return super().bic(X)
+    def bic(self, X: Any, *, Z: Any = None) -> float:
+        return super().bic(X, Z=Z)
 
-    def aic(self, X: Any) -> float:
-        return super().aic(X)
+    def aic(self, X: Any, *, Z: Any = None) -> float:
+        return super().aic(X, Z=Z)
+
+    def summary(self) -> Any:
+        """The fitted parameters as a table, with the fit's criteria in ``attrs``.
+
+        One row per parameter, in the layout of
+        :meth:`emfit.poisson.PoissonRegressionMixture.summary`, component by component: the
+        weight (``"weight"``; with concomitant covariates, the coefficients
+        ``"(weight intercept)"``, ``"(weight) z1"``, ... of components
+        ``1, ..., K-1``), the mean of each feature (``"mean[name]"``), then the
+        covariance:
+
+        * ``"full"``: the upper triangle of each covariance matrix, row by row:
+          variances ``"var[name]"`` on the diagonal, ``"cov[name1,name2]"`` above it;
+        * ``"diag"``: ``"var[name]"`` per feature;
+        * ``"spherical"``: one ``"var"`` per component;
+        * ``"tied"``: the upper triangle of the shared matrix, after the
+          components, under the component label ``"all"``;
+        * ``"fixed"``: nothing; the variance is given, not estimated.
+
+        Features are named by ``feature_names_in_`` when the model was fitted on a
+        DataFrame, else ``x1, ..., xd``.
+
+        There are no standard errors. The observed-information machinery of the
+        book (the Hessian of the log-likelihood and Louis' identity, with standard
+        errors that account for the uncertain memberships) exists for
+        :class:`~emfit.poisson.PoissonRegressionMixture` only
+        (:meth:`~emfit.poisson.PoissonRegressionMixture.standard_errors`); and standard
+        errors from the Hessian of a mixture are unreliable near the boundary of the
+        parameter space, where a weight approaches 0, a covariance approaches
+        singularity (the likelihood is unbounded there) or two components nearly
+        coincide.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``(component, parameter)`` (components from 0, as the rows of
+            ``means_``), one column ``estimate``. ``attrs`` holds the fit summary:
+            ``"loglik"`` (``loglik_``), ``"aic"`` and ``"bic"`` (of the training
+            data, equal to ``aic(X)`` and ``bic(X)``), ``"n_parameters"`` (free
+            parameters; with constant weights, which sum to one, the table has one
+            row more) and ``"n_samples"``. For a model made by
+            :meth:`from_parameters` (not fitted on data) ``loglik``, ``aic``,
+            ``bic`` and ``n_samples`` are None.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from emfit import GaussianMixture
+        >>> from emfit.datasets import FAITHFUL_COLUMNS, load_faithful
+        >>> X = pd.DataFrame(load_faithful(), columns=FAITHFUL_COLUMNS)
+        >>> table = GaussianMixture(2, random_state=0).fit(X).summary()
+        >>> table.round(2)
+                                          estimate
+        component parameter
+        0         weight                      0.36
+                  mean[eruptions]             2.04
+                  mean[waiting]              54.48
+                  var[eruptions]              0.07
+                  cov[eruptions,waiting]      0.44
+                  var[waiting]               33.70
+        1         weight                      0.64
+                  mean[eruptions]             4.29
+                  mean[waiting]              79.97
+                  var[eruptions]              0.17
+                  cov[eruptions,waiting]      0.94
+                  var[waiting]               36.05
+        >>> round(table.attrs["bic"], 2), table.attrs["n_parameters"]
+        (2322.19, 11)
+        """
+        self._check_fitted()
+        K, d = self.means_.shape
+        kind = self.covariance_type
+        names = feature_labels(self, d)
+        upper = [(i, j) for i in range(d) for j in range(i, d)]
+        cov_names = [
+            f"var[{names[i]}]" if i == j else f"cov[{names[i]},{names[j]}]" for i, j in upper
+        ]
+        cov = self.covariances_
+        rows: list[list[tuple[str, float]]] = []
+        for k in range(K):
+            own = [(f"mean[{names[j]}]", float(self.means_[k, j])) for j in range(d)]
+            if kind == "full":
+                own += [(c, float(cov[k, i, j])) for c, (i, j) in zip(cov_names, upper)]
+            elif kind == "diag":
+                own += [(f"var[{names[j]}]", float(cov[k, j])) for j in range(d)]
+            elif kind == "spherical":
+                own.append(("var", float(cov[k])))
+            rows.append(own)
+        shared = []
+        if kind == "tied":
+            shared = [(c, float(cov[i, j])) for c, (i, j) in zip(cov_names, upper)]
+        return summary_frame(self, rows, shared)
 
     def sample(self, n_samples: int = 1, random_state: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Draw samples from the fitted mixture.

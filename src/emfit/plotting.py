@@ -14,7 +14,14 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import Ellipse
 
-__all__ = ["STYLE", "house_style", "use_house_style", "ellipse_parameters", "covariance_ellipse"]
+__all__ = [
+    "STYLE",
+    "house_style",
+    "use_house_style",
+    "ellipse_parameters",
+    "covariance_ellipse",
+    "plot_bic",
+]
 
 #: Path of the Matplotlib style file shipped with emfit.
 STYLE = str(resources.files("emfit").joinpath("emfit.mplstyle"))
@@ -146,3 +153,97 @@ def covariance_ellipse(
     patch = Ellipse(tuple(mean), width, height, angle=angle, **kwargs)
     ax.add_patch(patch)
     return patch
+
+
+#: Markers of the lines of :func:`plot_bic`, in turn.
+_BIC_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+
+
+def plot_bic(
+    table, *, x: str = "n_components", y: str = "bic", by=None, ax: Axes | None = None
+) -> Axes:
+    """Plot a criterion against the number of components, one line per model structure.
+
+    The figure of R's ``plot(Mclust(...), what = "BIC")``, for the table of
+    :func:`emfit.selection.select_model`, with emfit's sign: **lower is better**
+    (mclust plots ``-BIC``). The best point (the first row in table order within a
+    relative ``1e-8`` of the minimum, as :func:`~emfit.selection.select_model`
+    chooses) is circled.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``ModelSelection.table``: the grid columns, then ``loglik`` and the criteria.
+    x : str, default="n_components"
+        Column on the horizontal axis.
+    y : str, default="bic"
+        Column on the vertical axis (``"bic"``, ``"icl"``, ``"aic"``, ``"loglik"``, ...).
+    by : list of str, optional
+        Columns whose combinations make the lines (one line each, with its own
+        marker and a legend entry ``key=value, ...``). Default: every grid column
+        (those before ``loglik``) except ``x``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; the current Axes (``plt.gca()``) by default.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        If ``x``, ``y`` or a column of ``by`` is not in the table, or ``y`` has no
+        finite value.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from emfit import GaussianMixture
+    >>> from emfit.datasets import load_faithful
+    >>> from emfit.selection import select_model
+    >>> result = select_model(GaussianMixture(random_state=0), load_faithful(),
+    ...     param_grid={"n_components": [1, 2, 3], "covariance_type": ["diag", "spherical"]})
+    >>> fig, ax = plt.subplots()
+    >>> ax = plot_bic(result.table, ax=ax)
+    >>> [line.get_label() for line in ax.lines]
+    ['covariance_type=diag', 'covariance_type=spherical']
+    >>> plt.close(fig)
+    """
+    columns = list(table.columns)
+    if by is None:
+        grid = columns[: columns.index("loglik")] if "loglik" in columns else []
+        by = [c for c in grid if c != x]
+    else:
+        by = [by] if isinstance(by, str) else list(by)
+    for name in (x, y, *by):
+        if name not in columns:
+            raise ValueError(f"table has no column {name!r}; columns: {columns}")
+    values = table[y].to_numpy(dtype=float)
+    finite = np.isfinite(values)
+    if not finite.any():
+        raise ValueError(f"column {y!r} has no finite value to plot")
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        ax = plt.gca()
+    groups = table.groupby(by, sort=False, dropna=False) if by else [((), table)]
+    for i, (key, rows) in enumerate(groups):
+        key = key if isinstance(key, tuple) else (key,)
+        label = ", ".join(f"{name}={value}" for name, value in zip(by, key)) or y
+        rows = rows[np.isfinite(rows[y].to_numpy(dtype=float))]
+        ax.plot(rows[x], rows[y], marker=_BIC_MARKERS[i % len(_BIC_MARKERS)], label=label)
+    from .selection import _first_minimum
+
+    best = _first_minimum(values)
+    ax.scatter(
+        [table[x].iloc[best]], [values[best]], s=200, facecolors="none", edgecolors="k",
+        linewidths=1.5, zorder=3, label="best",
+    )
+    ax.set_xlabel("number of components K" if x == "n_components" else x)
+    ax.set_ylabel(f"{y.upper()} (lower is better)" if y in ("bic", "icl", "aic") else y)
+    if x == "n_components":
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend()
+    return ax

@@ -53,7 +53,7 @@ series for large ``y``: the naive ``y eta - lambda - log y!`` loses about
 ``1e-16 * y log y`` to round-off, ~1e-6 per observation for ``y ~ 1e9``, enough to make
 a converging EM look non-monotone. When all counts are at most :data:`STABLE_COUNTS`
 the naive form is exact to below 1e-9 per observation and twenty times faster, and
-every function of the package uses it; one rule in :mod:`emfit.poisson.pmf` makes
+every function of the package uses it; one rule in ``emfit.poisson.pmf`` makes
 that choice for all of them.
 
 Modules
@@ -68,6 +68,8 @@ import ...`` gives all of them.
   gradients;
 * ``information``: the Hessian of ``l``, Louis' formula, complete and missing
   information;
+* ``concomitant``: ``l``, its gradient and the observed information when the
+  mixing weights depend on concomitant covariates;
 * ``inference``: the inverse information and the standard errors;
 * ``family``: the data container and the family for :func:`emfit.em.fit_em`;
 * ``estimator``: :class:`PoissonRegressionMixture`.
@@ -84,6 +86,7 @@ from .glm import (
     weighted_poisson_hessian,
     weighted_poisson_loglik,
 )
+from .concomitant import concomitant_gradient, concomitant_information, concomitant_loglik
 from .inference import SingularInformationWarning
 from .information import (
     complete_information,
@@ -100,7 +103,7 @@ from .pmf import component_log_prob, design_matrix, log_pmf_constant
 #: Bound on the absolute value of a linear predictor ``eta = log(lambda)``.
 ETA_MAX: float = pmf.ETA_MAX
 
-#: Counts above which the EM loop switches to the cancellation-free log-probability.
+#: Counts above which the log-density is computed in the cancellation-free form.
 STABLE_COUNTS: float = pmf.STABLE_COUNTS
 
 __all__ = [
@@ -113,6 +116,9 @@ __all__ = [
     "WeightedPoissonFit",
     "complete_information",
     "component_log_prob",
+    "concomitant_gradient",
+    "concomitant_information",
+    "concomitant_loglik",
     "design_matrix",
     "fit_weighted_poisson",
     "gradient_ascent_poisson",

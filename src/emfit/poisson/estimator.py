@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
+from scipy.stats import norm
 from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
@@ -20,11 +22,13 @@ from .._validation import (
     check_array,
     check_counts,
     check_exposure,
+    check_feature_names,
     check_positive_int,
     check_random_state,
 )
 from .family import INITS, M_STEPS, PoissonRegressionData, PoissonRegressionFamily
 from .inference import _standard_errors
+from .concomitant import concomitant_information
 from .information import _louis_parts, observed_information
 from .likelihood import _mixture_at_theta
 from .pmf import _eta, component_log_prob, design_matrix
@@ -125,7 +129,15 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
     converged_ : bool
         Whether the best restart met the stopping rule.
     restarts_ : list of RestartResult
-        Final log-likelihood, iterations and convergence of every restart.
+        Every restart: its final log-likelihood, iterations, convergence, parameters
+        (in the driver's form and order) and, if it was set aside, why
+        (``degenerate``; see :func:`emfit.em.fit_em`).
+    concomitant_coef_ : ndarray of shape (K, n_concomitant + 1) or None
+        Coefficients ``[g_k, gamma_k]`` of the multinomial-logit mixing weights when
+        ``fit`` was given ``Z`` (row 0, the reference component, is zero); then
+        ``weights_`` holds the weights averaged over the training data. None otherwise.
+    n_concomitant_in_ : int
+        Number of concomitant covariates seen in ``fit`` (0 without ``Z``).
     n_features_in_ : int
         Number of covariates seen in :meth:`fit`.
 
@@ -190,9 +202,11 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
     def _validate(
         self, X: Any, y: Any | None, exposure: Any, *, fitting: bool = False
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        X = check_array(X, name="X", ndim=2)
         if not fitting:
             self._check_fitted()
+        check_feature_names(self, X, reset=fitting)  # feature_names_in_ of a DataFrame
+        X = check_array(X, name="X", ndim=2)
+        if not fitting:
             self._check_features(X)
         n = X.shape[0]
         y_arr = None if y is None else check_counts(y, "y", n)
@@ -243,7 +257,12 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def fit(
-        self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        exposure: ArrayLike | None = None,
+        *,
+        Z: ArrayLike | None = None,
     ) -> PoissonRegressionMixture:
         """Fit the mixture by EM.
 
@@ -255,6 +274,12 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
             Non-negative integer counts.
         exposure : array-like of shape (n_samples,), optional
             Positive exposures; ``log(exposure)`` enters as an offset.
+        Z : array-like of shape (n_samples, n_concomitant), optional
+            Concomitant covariates: the mixing weights become a multinomial logit
+            ``pi_k(z_i) = softmax_k(g_k + z_i^T gamma_k)`` with the first component as
+            the reference (``concomitant_coef_``), estimated in the M-step by Newton's
+            method (:mod:`emfit.weights`). Every later call that takes data must
+            then be given ``Z`` too. No column of ``Z`` may be constant.
 
         Returns
         -------
@@ -271,6 +296,7 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
             raise ValueError(f"m_step must be one of {M_STEPS}; got {self.m_step!r}.")
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}; got {self.init!r}.")
+        Zd = self._concomitant_design(Z, X.shape[0], fitting=True)
         data = PoissonRegressionData.from_arrays(
             design_matrix(X, self.fit_intercept), y_arr, offset
         )
@@ -281,7 +307,12 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         # scikit-learn's KMeans.
         with threadpool_limits(limits=1, user_api="blas"):
             fit = self._fit_em(
-                data, family, K, weights_init=self.weights_init, params_init=params_init
+                data,
+                family,
+                K,
+                weights_init=self.weights_init,
+                params_init=params_init,
+                concomitant=Zd,
             )
         coef = np.asarray(fit.params)
         order = canonical_order(coef)
@@ -291,53 +322,71 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         return self
 
     # ------------------------------------------------------------------ inference
-    def _log_joint(self, X: Any, y: Any, exposure: Any = None) -> np.ndarray:
+    def _log_prob(self, X: Any, y: Any, exposure: Any = None) -> np.ndarray:
         D, y_arr, offset = self._design(X, y, exposure)
-        return component_log_prob(self._full_coef(), D, y_arr, offset) + self._log_weights()
+        return component_log_prob(self._full_coef(), D, y_arr, offset)
 
     def _n_component_parameters(self) -> int:
         return PoissonRegressionFamily().n_parameters(self._full_coef())
 
     # the public signatures; docstrings from emfit._base.shared_docstrings
     def predict_proba(
-        self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None
+        self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None, *, Z: Any = None
     ) -> np.ndarray:
-        return super().predict_proba(X, y, exposure)
+        return super().predict_proba(X, y, exposure, Z=Z)
 
-    def predict(self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None) -> np.ndarray:
-        return super().predict(X, y, exposure)
+    def predict(
+        self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None, *, Z: Any = None
+    ) -> np.ndarray:
+        return super().predict(X, y, exposure, Z=Z)
 
     def score_samples(
-        self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None
+        self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None, *, Z: Any = None
     ) -> np.ndarray:
-        return super().score_samples(X, y, exposure)
+        return super().score_samples(X, y, exposure, Z=Z)
 
-    def score(self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None) -> float:
-        return super().score(X, y, exposure)
+    def score(
+        self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None, *, Z: Any = None
+    ) -> float:
+        return super().score(X, y, exposure, Z=Z)
 
-    def bic(self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None) -> float:
-        return super().bic(X, y, exposure)
+    def bic(
+        self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None, *, Z: Any = None
+    ) -> float:
+        return super().bic(X, y, exposure, Z=Z)
 
-    def aic(self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None) -> float:
-        return super().aic(X, y, exposure)
+    def aic(
+        self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None, *, Z: Any = None
+    ) -> float:
+        return super().aic(X, y, exposure, Z=Z)
 
-    def predict_mean(self, X: ArrayLike, exposure: ArrayLike | None = None) -> np.ndarray:
+    def predict_mean(
+        self, X: ArrayLike, exposure: ArrayLike | None = None, *, Z: ArrayLike | None = None
+    ) -> np.ndarray:
         """Mixture mean ``E[y | x] = sum_k pi_k e exp(b_k + x^T beta_k)``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         exposure : array-like of shape (n_samples,), optional
+        Z : array-like of shape (n_samples, n_concomitant), optional
+            Concomitant covariates (if the model was fitted with them).
 
         Returns
         -------
         ndarray of shape (n_samples,)
         """
         D, _, off = self._design(X, None, exposure)
-        return np.exp(_eta(D, self._full_coef().T, off)) @ self.weights_
+        weights = np.exp(np.broadcast_to(self._log_weights(Z, D.shape[0]), (D.shape[0], len(self.weights_))))
+        return np.einsum("ik,ik->i", np.exp(_eta(D, self._full_coef().T, off)), weights)
 
     def sample(
-        self, X: ArrayLike, exposure: ArrayLike | None = None, random_state: Any = None
+        self,
+        X: ArrayLike,
+        exposure: ArrayLike | None = None,
+        random_state: Any = None,
+        *,
+        Z: ArrayLike | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Draw one count per row of ``X`` from the fitted mixture.
 
@@ -346,6 +395,8 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
         exposure : array-like of shape (n_samples,), optional
         random_state : None, int or numpy.random.Generator
+        Z : array-like of shape (n_samples, n_concomitant), optional
+            Concomitant covariates (if the model was fitted with them).
 
         Returns
         -------
@@ -357,23 +408,37 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         D, _, off = self._design(X, None, exposure)
         n = D.shape[0]
         rng = check_random_state(random_state)
-        labels = rng.choice(self.n_components, size=n, p=self.weights_)
+        log_w = self._log_weights(Z, n)
+        if log_w.ndim == 1:
+            labels = rng.choice(self.n_components, size=n, p=self.weights_)
+        else:  # inverse-CDF draw of each row's label
+            cdf = np.cumsum(np.exp(log_w), axis=1)
+            labels = np.minimum((rng.random(n)[:, None] * cdf[:, -1:] > cdf).sum(axis=1), cdf.shape[1] - 1)
         eta = _eta(D, self._full_coef().T, off)[np.arange(n), labels]
         return rng.poisson(np.exp(eta)).astype(np.int64), labels
 
     # ------------------------------------------------------------------ information
+    def _phi(self) -> np.ndarray:
+        """Flat parameters ``[gamma_2..gamma_K, [b_k, beta_k]_k]`` of a concomitant model."""
+        return np.concatenate([self.concomitant_coef_[1:].ravel(), self._full_coef().ravel()])
+
     def observed_information(
         self,
         X: ArrayLike,
         y: ArrayLike,
         exposure: ArrayLike | None = None,
         method: str = "hessian",
+        *,
+        Z: ArrayLike | None = None,
     ) -> np.ndarray:
         """Observed information at the fitted parameters (flat free parameters).
 
         The parameter order is ``(pi_1, ..., pi_{K-1}, [b_1,] beta_1, ...,
         [b_K,] beta_K)`` in the canonical component order (see
-        :func:`observed_information` and :mod:`emfit.poisson`).
+        :func:`observed_information` and :mod:`emfit.poisson`); for a model fitted
+        with concomitant covariates, ``(gamma_2, ..., gamma_K, [b_1,] beta_1, ...)``,
+        each ``gamma_k`` being row ``k`` of ``concomitant_coef_`` (see
+        :func:`concomitant_information`).
 
         Parameters
         ----------
@@ -381,16 +446,26 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
         exposure : array-like of shape (n_samples,), optional
         method : {"hessian", "louis"}, default="hessian"
+        Z : array-like of shape (n_samples, n_concomitant), optional
+            Concomitant covariates (if the model was fitted with them).
 
         Returns
         -------
         ndarray of shape (P, P)
         """
         D, y_arr, off = self._design(X, y, exposure)
+        Zd = self._concomitant_design(Z, D.shape[0])
+        if Zd is not None:  # one analytic formula: the Hessian and Louis' route agree
+            return concomitant_information(self._phi(), self.n_components, Zd, D, y_arr, off)
         return observed_information(self._theta(), D, y_arr, off, method=method)
 
     def information_parts(
-        self, X: ArrayLike, y: ArrayLike, exposure: ArrayLike | None = None
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        exposure: ArrayLike | None = None,
+        *,
+        Z: ArrayLike | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Complete-data and missing information at the fitted parameters (Louis 1982).
 
@@ -403,6 +478,8 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         exposure : array-like of shape (n_samples,), optional
+        Z : array-like of shape (n_samples, n_concomitant), optional
+            Concomitant covariates (if the model was fitted with them).
 
         Returns
         -------
@@ -410,6 +487,11 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         missing : ndarray of shape (P, P)
         """
         D, y_arr, off = self._design(X, y, exposure)
+        Zd = self._concomitant_design(Z, D.shape[0])
+        if Zd is not None:
+            return concomitant_information(
+                self._phi(), self.n_components, Zd, D, y_arr, off, parts=True
+            )
         p = _mixture_at_theta(self._theta(), D, y_arr, off)
         return _louis_parts(p, D, y_arr)
 
@@ -419,6 +501,8 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         y: ArrayLike,
         exposure: ArrayLike | None = None,
         method: str = "hessian",
+        *,
+        Z: ArrayLike | None = None,
     ) -> dict[str, np.ndarray]:
         """Standard errors from the observed information at the fitted parameters.
 
@@ -438,13 +522,18 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         exposure : array-like of shape (n_samples,), optional
         method : {"hessian", "louis"}, default="hessian"
             Route to the observed information.
+        Z : array-like of shape (n_samples, n_concomitant), optional
+            The training concomitant covariates (if the model was fitted with them).
 
         Returns
         -------
         dict
             ``"weights"`` (K,), ``"intercept"`` (K,) and ``"coef"`` (K, n_features),
             shaped like the fitted attributes. The intercept entries are 0 when
-            ``fit_intercept=False`` (the intercept is fixed, not estimated).
+            ``fit_intercept=False`` (the intercept is fixed, not estimated). For a
+            model with concomitant covariates, ``"concomitant_coef"`` (K,
+            n_concomitant + 1) replaces ``"weights"`` (its first row, the reference
+            component, is 0).
 
         Warns
         -----
@@ -459,9 +548,111 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
             (an identified parameter's variance does not depend on the
             non-identified ones).
         """
-        info = self.observed_information(X, y, exposure, method=method)
+        info = self.observed_information(X, y, exposure, method=method, Z=Z)
         K, q = self._full_coef().shape
+        if self.concomitant_coef_ is not None:
+            g = self.concomitant_coef_[1:].size
+            se = _standard_errors(info, 0)[0]
+            se_gamma = np.vstack([np.zeros((1, g // max(K - 1, 1))), se[:g].reshape(K - 1, -1)])
+            se_b, se_c = self._split_intercept(se[g:].reshape(K, q))
+            return {"concomitant_coef": se_gamma, "intercept": se_b, "coef": se_c}
         m = K - 1
         se, se_w = _standard_errors(info, m)
         se_b, se_c = self._split_intercept(se[m:].reshape(K, q))
         return {"weights": se_w, "intercept": se_b, "coef": se_c}
+
+    def summary(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        exposure: ArrayLike | None = None,
+        *,
+        Z: ArrayLike | None = None,
+        alpha: float = 0.05,
+    ) -> pd.DataFrame:
+        """Estimates with standard errors, z-values, p-values and confidence intervals.
+
+        Like statsmodels' ``summary()`` or flexmix's ``summary(refit(m))``: one row per
+        parameter, with the standard error from the observed information
+        (:meth:`standard_errors`), ``z = estimate / se``, the two-sided p-value of
+        ``parameter = 0`` from the normal distribution, and the Wald interval
+        ``estimate -+ z_{1 - alpha/2} se``. The weights' rows test ``pi_k = 0``, a
+        boundary value where the normal approximation fails: read them as intervals
+        only. ``df.attrs`` holds ``loglik``, ``aic``, ``bic``, ``n_parameters`` and
+        ``n_samples``.
+
+        Parameters
+        ----------
+        X, y, exposure, Z
+            The training data, as given to :meth:`fit`.
+        alpha : float, default=0.05
+            One minus the confidence level of the intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``(component, parameter)``; columns ``estimate``, ``std_err``,
+            ``z``, ``p_value``, ``ci_low``, ``ci_high``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfit.datasets import make_poisson_regression_mixture
+        >>> from emfit.poisson import PoissonRegressionMixture
+        >>> X, y, _ = make_poisson_regression_mixture(400, random_state=0)
+        >>> model = PoissonRegressionMixture(2, fit_intercept=False, random_state=0).fit(X, y)
+        >>> table = model.summary(X, y)
+        >>> table.columns.tolist()
+        ['estimate', 'std_err', 'z', 'p_value', 'ci_low', 'ci_high']
+        >>> table.index.tolist()
+        [(0, 'weight'), (0, 'x1'), (1, 'weight'), (1, 'x1')]
+        """
+        if not 0.0 < alpha < 1.0:
+            raise ValueError(f"alpha must be in (0, 1); got {alpha!r}.")
+        se = self.standard_errors(X, y, exposure, Z=Z)
+        names = list(getattr(self, "feature_names_in_", [f"x{j + 1}" for j in range(self.n_features_in_)]))
+        rows, est, err = [], [], []
+        for k in range(self.n_components):
+            if self.concomitant_coef_ is None:
+                rows.append((k, "weight"))
+                est.append(self.weights_[k])
+                err.append(se["weights"][k])
+            elif k > 0:
+                z_names = ["(weight intercept)"] + [
+                    f"(weight) z{j + 1}" for j in range(self.n_concomitant_in_)
+                ]
+                rows += [(k, name) for name in z_names]
+                est += list(self.concomitant_coef_[k])
+                err += list(se["concomitant_coef"][k])
+            if self.fit_intercept:
+                rows.append((k, "intercept"))
+                est.append(self.intercept_[k])
+                err.append(se["intercept"][k])
+            rows += [(k, name) for name in names]
+            est += list(self.coef_[k])
+            err += list(se["coef"][k])
+        est, err = np.asarray(est, dtype=float), np.asarray(err, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = est / err
+        half = norm.ppf(1 - alpha / 2) * err
+        table = pd.DataFrame(
+            {
+                "estimate": est,
+                "std_err": err,
+                "z": z,
+                "p_value": 2 * norm.sf(np.abs(z)),
+                "ci_low": est - half,
+                "ci_high": est + half,
+            },
+            index=pd.MultiIndex.from_tuples(rows, names=["component", "parameter"]),
+        )
+        ll = self.score_samples(X, y, exposure, Z=Z)
+        P = self._n_parameters()
+        table.attrs = {
+            "loglik": float(ll.sum()),
+            "aic": float(-2 * ll.sum() + 2 * P),
+            "bic": float(-2 * ll.sum() + P * np.log(ll.size)),
+            "n_parameters": P,
+            "n_samples": int(ll.size),
+        }
+        return table

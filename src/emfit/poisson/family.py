@@ -27,6 +27,12 @@ M_STEPS: tuple[str, ...] = ("newton", "gradient")
 #: Initialisations of :class:`PoissonRegressionFamily`.
 INITS: tuple[str, ...] = ("random", "residual")
 
+#: A component whose log-rate ``d_i^T beta_k`` is below ``-DEGENERATE_ETA`` (a rate
+#: below ``2e-9``) at an observation it is responsible for (``r_ik >= 1/2``) has
+#: coefficients running off to infinity: it fits zero counts exactly, where the
+#: likelihood's supremum is not attained (see :meth:`PoissonRegressionFamily.degeneracy`).
+DEGENERATE_ETA: float = 20.0
+
 
 class PoissonRegressionData(NamedTuple):
     """The ``data`` object :class:`PoissonRegressionFamily` works on.
@@ -48,7 +54,7 @@ class PoissonRegressionData(NamedTuple):
         when ``q <= 4`` so that a weighted Hessian is one matrix-vector product.
     stable, const : bool, ndarray of shape (n,)
         The form of the log-density chosen for ``y`` and its ``y``-only part
-        (``_count_term`` in :mod:`emfit.poisson.pmf`, the rule every module uses).
+        (``_count_term`` in ``emfit.poisson.pmf``, the rule every module uses).
     sum_const : float
         ``const.sum()``.
 
@@ -253,12 +259,13 @@ class PoissonRegressionFamily(MixtureFamily):
         # The y-only term is common to all components: it cancels in the
         # responsibilities and enters the log-likelihood as a constant sum.
         eta, mu, lp = self._log_prob_t(data, params, with_factorial=False)
-        lp += np.asarray(log_weights, dtype=np.float64)[:, None]
+        log_weights = np.asarray(log_weights, dtype=np.float64)
+        lp += log_weights.T if log_weights.ndim == 2 else log_weights[:, None]
         ll = float(normalise_block(lp).sum()) + data.sum_const  # lp now holds the resp.
         resp_t = lp
         if not update:
             return ll, None, None
-        return ll, resp_t.sum(axis=1), self._update(data, resp_t, params, eta, mu)
+        return ll, resp_t, self._update(data, resp_t, params, eta, mu)
 
     def initialize(
         self, data: PoissonRegressionData, n_components: int, rng: np.random.Generator
@@ -281,6 +288,35 @@ class PoissonRegressionFamily(MixtureFamily):
             coef[k] = self._component_update(data, w, start, method="newton")
         weights = resp.mean(axis=0)
         return weights / weights.sum(), coef
+
+    degeneracy_hint = "fit fewer components, or without intercepts, or check the zero counts"
+
+    def degeneracy(
+        self, data: PoissonRegressionData, weights: np.ndarray, params: np.ndarray
+    ) -> str | None:
+        """A component whose coefficients run off to infinity, or None.
+
+        Zero counts can be fitted exactly by a rate that tends to 0: a component that
+        holds only zeros (its intercept runs to ``-inf``), or zeros beyond some
+        covariate value (a slope running to ``-inf``). EM then creeps along a
+        boundary of the parameter space where the supremum of the likelihood is not
+        attained. Such a component is detected by its log-rate ``d_i^T beta_k``
+        below ``-DEGENERATE_ETA`` at an observation whose responsibility it holds.
+        """
+        eta = np.asarray(params, dtype=np.float64) @ data.DT  # log-rates, no offset
+        lp = self._log_prob_t(data, params, with_factorial=False)[2]
+        with np.errstate(divide="ignore"):
+            lp += np.log(np.asarray(weights, dtype=np.float64))[:, None]
+        normalise_block(lp)  # lp now holds the responsibilities
+        low = (eta < -DEGENERATE_ETA) & (lp >= 0.5)
+        if not low.any():
+            return None
+        k, i = (int(v[0]) for v in np.nonzero(low))
+        return (
+            f"component {k} holds observation {i} with the rate exp({eta[k, i]:.3g}): its "
+            "coefficients run off towards infinity (zero counts fitted exactly, where the "
+            "maximum likelihood estimate does not exist, or a start far from the data)"
+        )
 
     def n_samples(self, data: PoissonRegressionData) -> int:
         return int(data.y.shape[0])
