@@ -12,7 +12,8 @@ from threadpoolctl import threadpool_limits
 from emfit import GaussianMixture, PoissonRegressionMixture
 from emfit.datasets import load_faithful, load_patents, make_poisson_regression_mixture
 from emfit.em import ConvergenceWarning
-from emfit.selection import TIE_RTOL, ModelSelection, _first_minimum, select_model
+from emfit.em import _first_minimum
+from emfit.selection import TIE_RTOL, ModelSelection, select_model
 
 COVARIANCE_TYPES = ["full", "diag", "spherical", "tied"]
 RESULT_COLUMNS = ["loglik", "n_parameters", "aic", "bic", "icl", "n_iter", "converged", "note"]

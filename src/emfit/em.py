@@ -637,10 +637,31 @@ def _degeneracy(
     return None, None
 
 
+def _first_minimum(values: Any, rtol: float = RESTART_TIE_RTOL) -> int:
+    """Index of the first finite value within ``rtol`` (relative) of the minimum.
+
+    The one tie rule of emfit (restarts here, model-selection tables in
+    :mod:`emfit.selection`): values that agree to ``rtol`` are tied and the first
+    wins, so that round-off never decides.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> _first_minimum(np.array([np.nan, 3.0 + 1e-12, 5.0, 3.0]))
+    1
+    """
+    values = np.asarray(values, dtype=float)
+    finite = np.isfinite(values)
+    if not finite.any():
+        raise ValueError("no finite value to minimise")
+    best = values[finite].min()
+    tied = finite & (np.abs(values - best) <= rtol * abs(best))
+    return int(np.flatnonzero(tied)[0])
+
+
 def _first_best(runs: list[EMFit]) -> EMFit:
     """The first run whose log-likelihood ties with the highest, to ``RESTART_TIE_RTOL``."""
-    top = max(run.loglik for run in runs)
-    return next(run for run in runs if run.loglik >= top - RESTART_TIE_RTOL * abs(top))
+    return runs[_first_minimum([-run.loglik for run in runs])]
 
 
 def _check_concomitant(concomitant: Any, n: int) -> np.ndarray:

@@ -232,7 +232,7 @@ def plot_bic(
         label = ", ".join(f"{name}={value}" for name, value in zip(by, key)) or y
         rows = rows[np.isfinite(rows[y].to_numpy(dtype=float))]
         ax.plot(rows[x], rows[y], marker=_BIC_MARKERS[i % len(_BIC_MARKERS)], label=label)
-    from .selection import _first_minimum
+    from .em import _first_minimum
 
     best = _first_minimum(values)
     ax.scatter(

@@ -35,13 +35,15 @@ import numpy as np
 from scipy.special import entr
 from sklearn.base import clone
 
+from .em import RESTART_TIE_RTOL, _first_minimum
+
 __all__ = ["CRITERIA", "TIE_RTOL", "ModelSelection", "select_model"]
 
 #: The criteria :func:`select_model` can minimise (columns of its table).
 CRITERIA: tuple[str, str, str] = ("bic", "icl", "aic")
 #: Rows whose criterion is within this relative distance of the minimum are tied;
-#: the first of them in grid order is the best.
-TIE_RTOL: float = 1e-8
+#: the first of them in grid order is the best (the rule of the EM restarts).
+TIE_RTOL: float = RESTART_TIE_RTOL
 #: The grid key that is not an estimator parameter: pass ``Z`` to fit and scoring.
 CONCOMITANT = "concomitant"
 #: Errors of one fit that give a row of NaN (with the message in ``note``) instead of
@@ -84,23 +86,6 @@ class ModelSelection:
     best_estimator: Any
     best_params: dict[str, Any]
     criterion: str
-
-
-def _first_minimum(values: np.ndarray, rtol: float = TIE_RTOL) -> int:
-    """Index of the first finite value within ``rtol`` (relative) of the minimum.
-
-    Examples
-    --------
-    >>> _first_minimum(np.array([np.nan, 3.0 + 1e-12, 5.0, 3.0]))
-    1
-    """
-    values = np.asarray(values, dtype=float)
-    finite = np.isfinite(values)
-    if not finite.any():
-        raise ValueError("no finite value to minimise")
-    best = values[finite].min()
-    tied = finite & (np.abs(values - best) <= rtol * abs(best))
-    return int(np.flatnonzero(tied)[0])
 
 
 def _check_param_grid(param_grid: Any, valid_keys: set[str]) -> dict[str, list[Any]]:
