@@ -9,16 +9,22 @@ Poisson regressions (intercept and one covariate), from a fixed start, prints
 * the time of one M-step (both components' weighted Poisson regressions, warm-started
   as in EM), of one cold weighted fit (``fit_weighted_poisson`` from the IRLS start),
   and of one ``statsmodels`` weighted Poisson GLM fit (``var_weights``) of the same
-  size, with the ratios.
+  size,
+* the ratios to that ``statsmodels`` fit: of one EM iteration, of the whole EM fit, of
+  one M-step and of one cold weighted fit.
 
 All timings are medians over ``--repeats`` runs, with BLAS limited to one thread for
 both libraries (what emfit does inside ``fit``; on a shared 2-core machine BLAS threads
-only add noise). Run: ``python benchmarks/bench_poisson.py [--sizes 10000 100000]``.
+only add noise). They are CPU times of the process (``--clock cpu``, the default),
+which other jobs on a shared machine disturb much less than wall-clock times
+(``--clock wall``); on an idle machine the two agree. Run:
+``python benchmarks/bench_poisson.py [--sizes 10000 100000] [--clock wall]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import warnings
 
@@ -49,16 +55,19 @@ def simulate(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def median_time(f, repeats: int) -> float:
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+
+
+def median_time(f, repeats: int, clock=time.process_time) -> float:
     times = []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = clock()
         f()
-        times.append(time.perf_counter() - t)
+        times.append(clock() - t)
     return float(np.median(times))
 
 
-def bench(n: int, repeats: int) -> dict[str, float]:
+def bench(n: int, repeats: int, clock=time.process_time) -> dict[str, float]:
     x, y = simulate(n)
     X = design_matrix(x)
     data = PoissonRegressionData.from_arrays(X, y)
@@ -69,7 +78,7 @@ def bench(n: int, repeats: int) -> dict[str, float]:
     iters = 20
     per_iter = []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = clock()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ConvergenceWarning (tol=0)
             fit_em(
@@ -81,7 +90,7 @@ def bench(n: int, repeats: int) -> dict[str, float]:
                 tol=0.0,
                 max_iter=iters,
             )
-        per_iter.append((time.perf_counter() - t) / (iters + 1))  # + the final E-step
+        per_iter.append((clock() - t) / (iters + 1))  # + the final E-step
     out["iter_ms"] = 1e3 * float(np.median(per_iter))
 
     # To convergence with the estimator (validation and design matrix included).
@@ -92,7 +101,7 @@ def bench(n: int, repeats: int) -> dict[str, float]:
         coef_init=START_COEF[:, 1:],
         intercept_init=START_COEF[:, 0],
     )
-    out["fit_s"] = median_time(lambda: model.fit(x, y), repeats)
+    out["fit_s"] = median_time(lambda: model.fit(x, y), repeats, clock)
     out["fit_iter"] = model.n_iter_
     out["fit_err"] = float(
         np.abs(np.column_stack([model.intercept_, model.coef_]) - TRUE_COEF).max()
@@ -104,11 +113,12 @@ def bench(n: int, repeats: int) -> dict[str, float]:
     # ... warm-started from the coefficients one EM iteration earlier, as inside EM:
     warm = family.m_step(data, resp, START_COEF)
     warm_start = START_COEF + 0.5 * (warm - START_COEF)
-    out["mstep_ms"] = 1e3 * median_time(lambda: family.m_step(data, resp, warm_start), repeats)
+    m_step = lambda: family.m_step(data, resp, warm_start)
+    out["mstep_ms"] = 1e3 * median_time(m_step, repeats, clock)
     w = np.ascontiguousarray(resp[:, 0])
-    out["cold_ms"] = 1e3 * median_time(lambda: fit_weighted_poisson(X, y, None, w), repeats)
+    out["cold_ms"] = 1e3 * median_time(lambda: fit_weighted_poisson(X, y, None, w), repeats, clock)
     glm = lambda: sm.GLM(y, X, family=sm.families.Poisson(), var_weights=w).fit()
-    out["sm_ms"] = 1e3 * median_time(glm, repeats)
+    out["sm_ms"] = 1e3 * median_time(glm, repeats, clock)
     ref = glm().params
     out["sm_diff"] = float(np.abs(fit_weighted_poisson(X, y, None, w).coef - ref).max())
     return out
@@ -118,24 +128,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu")
     args = parser.parse_args()
+    clock = CLOCKS[args.clock]
+    print(f"{args.clock} time; load average {os.getloadavg()[0]:.1f}")
     print(
         f"{'n':>9} {'ms/iter':>8} {'fit s':>7} {'iters':>5} {'max err':>8} "
-        f"{'M-step ms':>9} {'cold ms':>8} {'sm ms':>8} {'M/sm(K=2)':>9} {'cold/sm':>7}"
+        f"{'M-step ms':>9} {'cold ms':>8} {'sm ms':>8} {'iter/sm':>7} {'fit/sm':>6} "
+        f"{'M/sm(K=2)':>9} {'cold/sm':>7}"
     )
     with threadpool_limits(limits=1, user_api="blas"):
         for n in args.sizes:
-            r = bench(n, args.repeats if n < 1_000_000 else max(1, args.repeats // 2))
+            r = bench(n, args.repeats if n < 1_000_000 else max(1, args.repeats // 2), clock)
             print(
                 f"{r['n']:>9,d} {r['iter_ms']:>8.2f} {r['fit_s']:>7.3f} {r['fit_iter']:>5d} "
                 f"{r['fit_err']:>8.4f} {r['mstep_ms']:>9.2f} {r['cold_ms']:>8.2f} "
-                f"{r['sm_ms']:>8.2f} {r['mstep_ms'] / r['sm_ms']:>9.3f} "
+                f"{r['sm_ms']:>8.2f} {r['iter_ms'] / r['sm_ms']:>7.3f} "
+                f"{1e3 * r['fit_s'] / r['sm_ms']:>6.2f} {r['mstep_ms'] / r['sm_ms']:>9.3f} "
                 f"{r['cold_ms'] / r['sm_ms']:>7.3f}",
                 flush=True,
             )
     print(
-        "M/sm(K=2): one EM M-step (two warm-started weighted fits) / one statsmodels "
-        "weighted GLM fit; cold/sm: one cold weighted fit / the same statsmodels fit."
+        "Ratios to one statsmodels weighted GLM fit of the same size: iter/sm, one EM "
+        "iteration; fit/sm, the EM fit to convergence; M/sm(K=2), one EM M-step (two "
+        "warm-started weighted fits); cold/sm, one cold weighted fit."
     )
 
 

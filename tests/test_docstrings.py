@@ -11,6 +11,7 @@ import pytest
 PUBLIC_MODULES = [
     "emfit.em",
     "emfit.weights",
+    "emfit.distributed",
     "emfit.gaussian",
     "emfit.poisson",
     "emfit.poisson.pmf",

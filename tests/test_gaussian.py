@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import emfit.gaussian as gaussian_module
 from emfit import GaussianMixture
 from emfit.datasets import load_faithful
-from emfit.em import ConvergenceWarning, fit_em
+from emfit.em import DegenerateFitError, DegenerateRestartWarning, ConvergenceWarning, fit_em
 from emfit.gaussian import (
     GaussianFamily,
     compute_precision_cholesky,
@@ -73,15 +73,24 @@ def test_history_never_decreases_and_responsibilities_are_distributions(problem)
 @given(st.integers(0, 2**16), st.sampled_from(ALL_TYPES))
 def test_more_restarts_never_worse(seed, kind):
     X = blobs(seed, n=60, K=4, spread=2.0)
-    fits = []
+    results = []  # (l of the fit, or -inf if every restart was degenerate; the restarts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", DegenerateRestartWarning)
         for n_init in (1, 2, 4):
-            fits.append(model(kind, 4, n_init=n_init, random_state=seed, tol=1e-6).fit(X))
-    assert fits[0].loglik_ <= fits[1].loglik_ <= fits[2].loglik_
+            try:
+                fit = model(kind, 4, n_init=n_init, random_state=seed, tol=1e-6).fit(X)
+                results.append((fit.loglik_, fit.restarts_))
+            except DegenerateFitError as exc:
+                results.append((-np.inf, exc.restarts))
+    assert results[0][0] <= results[1][0] <= results[2][0]
+
     # restart i is the same whatever n_init
-    assert fits[2].restarts_[:2] == fits[1].restarts_
-    assert fits[1].restarts_[:1] == fits[0].restarts_
+    def summary(r):
+        return (r.loglik, r.n_iter, r.converged, r.degenerate)
+
+    assert [summary(r) for r in results[2][1][:2]] == [summary(r) for r in results[1][1]]
+    assert [summary(r) for r in results[1][1][:1]] == [summary(r) for r in results[0][1]]
 
 
 @HYP
@@ -124,7 +133,8 @@ def test_row_permutation_does_not_change_the_fit(seed, kind):
     np.testing.assert_array_equal(b.predict(X)[clear], a.predict(X)[clear])
 
 
-def test_result_does_not_depend_on_thread_count(monkeypatch):
+@pytest.mark.parametrize("d", [3, 9])  # 9: the products in ranges of features
+def test_result_does_not_depend_on_thread_count(monkeypatch, d):
     """One worker or three: bit-identical fits, and the pool really ran.
 
     Exact equality, not a tolerance: the design promises it. ``_map_blocks`` returns
@@ -139,7 +149,7 @@ def test_result_does_not_depend_on_thread_count(monkeypatch):
     # a pool of our own, and the shared one back afterwards
     monkeypatch.setattr(gaussian_module, "_EXECUTOR", None)
     monkeypatch.setattr(gaussian_module, "_EXECUTOR_KEY", (0, 0))
-    X = blobs(0, n=5500, d=3)
+    X = blobs(0, n=5500, d=d)
     ran_on: list[str] = []  # the thread that computed each block
     map_blocks = gaussian_module._map_blocks
 
@@ -366,6 +376,132 @@ def test_scatter_is_centred_no_cancellation():
     for kind in ["full", "diag", "spherical", "tied"]:
         _, _means, covs = estimate_gaussian_parameters(X, resp, 0.0, kind)
         np.testing.assert_allclose(covs, expected[kind], rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["diag", "spherical"])
+def test_expanded_log_densities_are_exact_to_round_off_or_not_used(kind):
+    """diag/spherical log-densities by the expansion [y, y^2, 1] @ B, where a bound on
+    its round-off allows it (data offset by 1e7 included: y = x - m), else from exact
+    differences (a mean 1e7 away, variances 1e-8): both agree with the textbook
+    formula to round-off."""
+    rng = np.random.default_rng(12)
+    X = blobs(12, n=400, d=4)
+    means = X[rng.choice(len(X), 3, replace=False)]
+    var = rng.uniform(0.5, 2.0, size=(3, 4))
+    if kind == "spherical":
+        var = var[:, 0]
+    far = np.zeros((3, 4))
+    far[2] = 1e7
+    cases = [(0.0, 0.0, 1.0, True), (1e7, 0.0, 1.0, True), (0.0, far, 1.0, False)]
+    cases.append((0.0, 0.0, 1e-8, False))
+    for offset, shift, narrow, expanded in cases:
+        Xs, ms, vs = X + offset, means + offset + shift, var * narrow
+        params = gaussian_module.GaussianParams(ms, vs, compute_precision_cholesky(vs, kind))
+        prep = gaussian_module._EStepConstants(params, kind, np.zeros(3))
+        y2 = (Xs - prep.center).T ** 2
+        assert prep.expansion_is_accurate(y2) is expanded
+        v = vs[:, None] * np.ones(4) if kind == "spherical" else vs
+        exact = -0.5 * (
+            4 * np.log(2 * np.pi)
+            + np.log(v).sum(axis=1)
+            + (((Xs[:, None, :] - ms[None]) ** 2) / v[None]).sum(axis=2)
+        )
+        got = gaussian_log_prob(Xs, params, kind)
+        np.testing.assert_allclose(got, exact, rtol=1e-12, atol=1e-12 * np.abs(exact).max())
+
+
+@pytest.mark.parametrize("kind", ["full", "tied", "diag", "spherical"])
+def test_log_density_at_the_mean_of_a_collapsing_component(kind):
+    """At its own mean, a component of covariance s I has log-density -(d/2) log(2 pi s)
+    exactly (to round-off), down to s = 1e-300: the distance is exactly 0 there, so
+    the likelihood's spike at a collapsing component is resolved (chapter p2)."""
+    X = blobs(16, n=50)
+    K, d = 2, 2
+    for s in [1e-3, 1e-30, 1e-300]:
+        covs = {
+            "full": np.stack([s * np.eye(d), np.eye(d)]),
+            "tied": s * np.eye(d),
+            "diag": np.array([[s, s], [1.0, 1.0]]),
+            "spherical": np.array([s, 1.0]),
+        }[kind]
+        means = np.stack([X[0], X.mean(axis=0)])
+        params = gaussian_module.GaussianParams(means, covs, compute_precision_cholesky(covs, kind))
+        got = gaussian_log_prob(X[:1], params, kind)[0, 0]
+        assert got == pytest.approx(-0.5 * d * np.log(2 * np.pi * s), rel=1e-13)
+        assert np.all(np.isfinite(gaussian_log_prob(X, params, kind)[:, 1]))
+
+
+def test_full_log_densities_with_a_non_triangular_factor():
+    """The E-step multiplies only the triangle of an (upper triangular) factor L; a
+    lower triangular square root of the precision gives the same densities, computed
+    in full."""
+    rng = np.random.default_rng(13)
+    d, K = 9, 2
+    X = rng.normal(size=(300, d))
+    A = rng.normal(size=(K, d, d))
+    covs = A @ A.transpose(0, 2, 1) + d * np.eye(d)
+    L = compute_precision_cholesky(covs, "full")
+    assert np.all(np.tril(L, -1) == 0)
+    lower = np.linalg.cholesky(np.linalg.inv(covs))  # another factor, positive diagonal
+    means = rng.normal(size=(K, d))
+    triangular = gaussian_log_prob(X, gaussian_module.GaussianParams(means, covs, L), "full")
+    rotated = gaussian_log_prob(X, gaussian_module.GaussianParams(means, covs, lower), "full")
+    direct = np.stack(
+        [
+            -0.5 * (d * np.log(2 * np.pi) + np.linalg.slogdet(c)[1])
+            - 0.5 * np.einsum("ij,ij->i", (X - m) @ np.linalg.inv(c), X - m)
+            for m, c in zip(means, covs)
+        ],
+        axis=1,
+    )
+    np.testing.assert_allclose(triangular, direct, rtol=1e-12)
+    np.testing.assert_allclose(rotated, direct, rtol=1e-12)
+
+
+def test_precision_cholesky_of_a_stack():
+    rng = np.random.default_rng(14)
+    A = rng.normal(size=(4, 3, 3))
+    covs = A @ A.transpose(0, 2, 1) + np.eye(3)
+    L = compute_precision_cholesky(covs, "full")
+    for c, l in zip(covs, L):
+        np.testing.assert_allclose(l @ l.T, np.linalg.inv(c), rtol=1e-12)
+        assert np.all(np.tril(l, -1) == 0) and np.all(np.diag(l) > 0)
+    np.testing.assert_array_equal(compute_precision_cholesky(covs[1], "tied"), L[1])
+    bad = covs.copy()
+    bad[1] = -np.eye(3)
+    bad[3, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"component\(s\) \[1, 3\]"):
+        compute_precision_cholesky(bad, "full")
+
+
+def test_every_blas_call_of_an_iteration_runs_on_one_thread(monkeypatch):
+    """Per-iteration BLAS and LAPACK calls on small matrices never wake BLAS threads:
+    inside the fit's blocks and around them (Cholesky factors, triangular inverses)."""
+    from threadpoolctl import threadpool_info
+
+    threads: list[int] = []
+
+    def blas_threads():
+        return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+    dtrtri = gaussian_module._dtrtri
+
+    def recording_dtrtri(*args, **kwargs):
+        threads.append(blas_threads())
+        return dtrtri(*args, **kwargs)
+
+    monkeypatch.setattr(gaussian_module, "_dtrtri", recording_dtrtri)
+    e_pass = gaussian_module._e_pass
+
+    def recording_e_pass(*args, **kwargs):
+        threads.append(blas_threads())
+        return e_pass(*args, **kwargs)
+
+    monkeypatch.setattr(gaussian_module, "_e_pass", recording_e_pass)
+    for kind in ["full", "tied"]:
+        with pytest.warns(ConvergenceWarning, match="max_iter=3"):  # tol=0 never converges
+            model(kind, max_iter=3, tol=0.0, random_state=0).fit(blobs(15))
+    assert len(threads) > 8 and set(threads) == {1}
 
 
 def test_kmeans_plusplus_seeding():

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from conftest import HTML, ROOT, chromium, tail
 
@@ -126,10 +127,20 @@ def run_all_cells(browser, url: str, path: str, n_code: int) -> dict:
     page.wait_for_function(
         f"document.querySelectorAll('.jp-Notebook .jp-CodeCell').length === {n_code}", timeout=60_000
     )
-    # focus the notebook (Run All acts on the current one), then Run > Run All Cells
-    page.locator(".jp-Notebook .jp-Cell").first.click()
-    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+    # focus the notebook (Run All acts on the current one), then Run > Run All Cells;
+    # on a busy machine the first click can land before the menu is wired: if no cell
+    # has started a minute later (no "[*]" or "[n]" prompt), click again.
+    started = "[...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]" \
+        ".some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"
+    for _attempt in range(3):
+        page.locator(".jp-Notebook .jp-Cell").first.click()
+        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+        try:
+            page.wait_for_function(started, timeout=60_000)
+            break
+        except PlaywrightTimeoutError:
+            continue
 
     # a cell has run when its prompt shows a number; "[*]" while it runs, "[ ]" before
     deadline = time.monotonic() + 300

@@ -16,6 +16,7 @@ docstrings from one template per method and the estimator's ``_data_doc``.
 
 from __future__ import annotations
 
+from functools import cmp_to_key
 from typing import Any
 
 import numpy as np
@@ -83,11 +84,19 @@ def shared_docstrings(cls: type) -> type:
     return cls
 
 
-def canonical_order(params: np.ndarray) -> np.ndarray:
+#: Entries of two components' parameters that agree to this relative tolerance are
+#: equal for :func:`canonical_order`, so that round-off never orders two components.
+ORDER_RTOL: float = 1e-8
+
+
+def canonical_order(params: np.ndarray, rtol: float = ORDER_RTOL) -> np.ndarray:
     """Indices that sort the rows of a (K, q) array lexicographically.
 
     By the first column, ties broken by the second, and so on: the canonical order of
-    the components of a mixture that is identifiable only up to relabelling.
+    the components of a mixture that is identifiable only up to relabelling. Entries
+    that agree to ``rtol`` (relative) count as equal, and rows equal in every column
+    keep their order, so that the last bits of two (nearly) identical components
+    never decide which comes first.
 
     Examples
     --------
@@ -95,8 +104,18 @@ def canonical_order(params: np.ndarray) -> np.ndarray:
     >>> from emfit._base import canonical_order
     >>> canonical_order(np.array([[2.0, 0.0], [1.0, 5.0], [1.0, 3.0]])).tolist()
     [2, 1, 0]
+    >>> canonical_order(np.array([[1.5 + 4e-16], [1.5]])).tolist()  # a tie: kept in order
+    [0, 1]
     """
-    return np.lexsort(params.T[::-1])
+    params = np.asarray(params, dtype=np.float64)
+
+    def compare(i: int, j: int) -> int:
+        for a, b in zip(params[i], params[j]):
+            if abs(a - b) > rtol * max(abs(a), abs(b)):
+                return -1 if a < b else 1
+        return 0
+
+    return np.array(sorted(range(params.shape[0]), key=cmp_to_key(compare)), dtype=np.intp)
 
 
 class MixtureEstimatorMixin:
@@ -128,8 +147,9 @@ class MixtureEstimatorMixin:
         params_init: Any,
         concomitant: np.ndarray | None = None,
     ) -> EMFit:
-        """:func:`emfit.em.fit_em` with the estimator's ``tol``, ``max_iter``, ``n_init``
-        and ``random_state``; ``concomitant`` from :meth:`_concomitant_design`."""
+        """:func:`emfit.em.fit_em` with the estimator's ``tol``, ``max_iter``, ``n_init``,
+        ``random_state`` and ``accelerate``; ``concomitant`` from
+        :meth:`_concomitant_design`."""
         return fit_em(
             data,
             family,
@@ -141,6 +161,7 @@ class MixtureEstimatorMixin:
             max_iter=self.max_iter,
             n_init=self.n_init,
             random_state=self.random_state,
+            accelerate=getattr(self, "accelerate", None),  # optional for new estimators
         )
 
     def _set_fit_result(self, fit: EMFit, order: np.ndarray | None = None) -> None:
@@ -159,6 +180,7 @@ class MixtureEstimatorMixin:
         self.loglik_ = float(fit.loglik)
         self.history_ = np.asarray(fit.history)
         self.n_iter_ = int(fit.n_iter)
+        self.n_em_evaluations_ = int(fit.n_em_evaluations)
         self.converged_ = bool(fit.converged)
         self.restarts_: list[RestartResult] = list(fit.restarts)
 

@@ -6,13 +6,17 @@ Two layers:
   five covariance structures (``"full"``, ``"tied"``, ``"diag"``, ``"spherical"`` and
   ``"fixed"``). It overrides the optional fused hook :meth:`GaussianFamily.em_step`
   with a blocked computation: rows are processed in cache-sized blocks (spread over
-  the cores by a small thread pool, results reduced in block order so they do not
-  depend on the number of threads); all ``K`` Mahalanobis distances of a block come
-  from one matrix product (full, tied) or from exact differences ``x - mu_k`` (diag,
-  spherical, fixed); the sufficient statistics are accumulated in the same pass,
-  about a reference point, and any component whose covariance would lose more than
-  four digits to the ``E[(x-m)(x-m)'] - (mu-m)(mu-m)'`` subtraction is recomputed
-  from data centred at its new mean.
+  the cores by a small thread pool, each running BLAS on one thread, results reduced
+  in block order so they do not depend on the number of threads). A block works on
+  ``y = x - m``, ``m`` the mean of the current means, and all ``K`` log-densities
+  come from matrix products: ``(x - mu_k) L_k`` for every ``k`` (full, tied; only
+  the triangle of ``L_k`` is multiplied), or ``[y, y^2, 1] @ B`` (diag, spherical)
+  while a bound on its round-off allows, else exact differences ``x - mu_k`` (as
+  always for fixed). The sufficient statistics about ``m`` are accumulated in the
+  same pass from the same arrays (one triangle of each scatter), and any component
+  whose covariance would lose more than four digits to the
+  ``E[(x-m)(x-m)'] - (mu-m)(mu-m)'`` subtraction gets its scatter recomputed from
+  data centred at its new mean (for diag and spherical, that mean corrected first).
 * :class:`GaussianMixture` is the scikit-learn style estimator that calls
   :func:`emfit.em.fit_em` with that family.
 
@@ -71,6 +75,8 @@ tight, far-apart clusters (spread ``1``, ``1e7`` apart) are not degenerate.
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -80,6 +86,7 @@ from typing import Any
 
 import numpy as np
 from scipy import linalg
+from scipy.linalg.lapack import dtrtri as _dtrtri
 from sklearn.base import BaseEstimator, DensityMixin
 from threadpoolctl import ThreadpoolController
 
@@ -128,6 +135,10 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 _NK_EPS = 10.0 * np.finfo(np.float64).eps
 # Target size of one block temporary (bytes); keeps the E-step working set in L2.
 _BLOCK_BYTES = 1 << 20
+# diag and spherical E-step by the expansion sum_j p_j (y_j - m_j)^2 = p.y^2 - 2 (p m).y
+# + p.m^2 (one matrix product) only while its terms are below this bound; see
+# _EStepConstants.expansion_is_accurate.
+_MAX_EXPANSION = 1e4
 # At most this many threads work on blocks of rows.
 _MAX_WORKERS = 4
 
@@ -203,6 +214,38 @@ def _single_threaded_blas():
     return _BLAS.limit(limits=1, user_api="blas")
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A C-contiguous work array of ``shape`` (contents undefined), one per thread and
+    name, reused from block to block so that no block allocates (or page-faults) it."""
+    size = math.prod(shape)
+    buffers = getattr(_SCRATCH, "buffers", None)
+    if buffers is None:
+        buffers = _SCRATCH.buffers = {}
+    buf = buffers.get(name)
+    if buf is None or buf.size < size:
+        buf = buffers[name] = np.empty(size)
+    return buf[:size].reshape(shape)
+
+
+def _on_one_blas_thread(fn: Callable) -> Callable:
+    """Decorator: run ``fn`` with BLAS on one thread.
+
+    For the per-iteration and per-fit calls on small matrices (``K`` Cholesky
+    factors of ``d x d`` covariances, ``K x d`` products): waking BLAS threads for
+    them costs far more than the work, by milliseconds on a loaded machine.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _single_threaded_blas():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def _sum_in_order(parts: list[np.ndarray]) -> np.ndarray:
     """Sum of arrays in list order (deterministic, whatever the thread count)."""
     total = parts[0].copy()
@@ -265,22 +308,29 @@ def compute_precision_cholesky(covariances: np.ndarray, covariance_type: str) ->
     [[0.5, 0.0], [0.0, 1.0]]
     """
     if covariance_type in ("full", "tied"):
-        covs = covariances[None] if covariance_type == "tied" else covariances
-        d = covs.shape[-1]
-        out = np.empty_like(covs)
-        eye = np.eye(d)
-        bad = []
-        for k, cov in enumerate(covs):
+        covs = np.asarray(covariances, dtype=np.float64)
+        covs = covs[None] if covariance_type == "tied" else covs
+        out = np.zeros_like(covs)
+        # Once per iteration on (K, d, d): one batched Cholesky and K triangular
+        # inverses, with BLAS on one thread (waking its threads for a d x d problem
+        # costs more than the problem, by far on a loaded machine).
+        with _single_threaded_blas():
             try:
-                chol = linalg.cholesky(cov, lower=True, check_finite=False)
-            except linalg.LinAlgError:
-                bad.append(k)
-                continue
-            diag = np.diag(chol)
-            if not np.all(np.isfinite(chol)) or np.any(diag <= 0):
-                bad.append(k)
-                continue
-            out[k] = linalg.solve_triangular(chol, eye, lower=True, check_finite=False).T
+                chols = np.linalg.cholesky(covs)  # lower, C = chol chol'
+            except np.linalg.LinAlgError:  # find the failing ones
+                chols = np.full_like(covs, np.nan)
+                for k, cov in enumerate(covs):
+                    try:
+                        chols[k] = np.linalg.cholesky(cov)
+                    except np.linalg.LinAlgError:
+                        pass
+            diagonals = np.diagonal(chols, axis1=1, axis2=2)
+            ok = np.isfinite(chols).all(axis=(1, 2)) & (diagonals > 0).all(axis=1)
+            bad = np.flatnonzero(~ok).tolist()
+            for k in np.flatnonzero(ok):
+                inverse, _ = _dtrtri(chols[k], lower=1)  # a positive diagonal: invertible
+                out[k] = inverse.T  # upper triangular, inv(C) = out out'
+            out += 0.0  # -0.0 (from -0 * x in the inverse) prints as 0.0
         if bad:
             raise ValueError(
                 _COLLAPSE_MSG.format(ks=bad if covariance_type == "full" else "(tied)")
@@ -311,15 +361,30 @@ def _log_det_precision_cholesky(params: GaussianParams, covariance_type: str, d:
     return -0.5 * d * np.log(params.covariances)
 
 
+def _feature_chunks(d: int) -> list[tuple[int, int]]:
+    """Consecutive ranges of features, about 4 wide (at most 8 of them).
+
+    A triangular factor or a symmetric scatter needs only the entries on one side of
+    its diagonal: split in ``c`` ranges of rows, each range's matrix product covers
+    that side plus its own diagonal block, about ``(1 + 1/c) / 2`` of the full product.
+    """
+    c = int(np.clip(d // 4, 1, 8))
+    bounds = np.linspace(0, d, c + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 class _EStepConstants:
     """Per-parameter quantities of the E-step, computed once per pass over the data.
 
     Block results are laid out component-major, shape ``(K, rows)``, so that the
-    reductions over components are vectorised over rows.
+    reductions over components are vectorised over rows. Every block works about the
+    mean of the means ``c``, on ``y = x - c`` laid out feature-major, shape
+    ``(features, rows)``: the E-step's matrix products then produce ``(K, rows)``
+    directly, and the same array gives the statistics of the M-step.
     """
 
     def __init__(self, params: GaussianParams, covariance_type: str, log_weights: np.ndarray):
-        means = params.means
+        means = np.asarray(params.means, dtype=np.float64)
         K, d = means.shape
         self.K, self.d = K, d
         self.kind = covariance_type
@@ -333,47 +398,137 @@ class _EStepConstants:
         pc = params.precisions_cholesky
         if covariance_type in ("full", "tied"):
             L = np.broadcast_to(pc, (K, d, d)) if covariance_type == "tied" else pc
-            # [x - c, 1] @ A = (x - c) L_k - (mu_k - c) L_k for all k in one product:
-            # the first d rows of A hold [L_1 ... L_K], the last one -(mu_k - c) L_k.
-            # Centring at c (the mean of the means) keeps offset data accurate.
-            A = np.empty((d + 1, K * d))
-            A[:d] = L.transpose(1, 0, 2).reshape(d, K * d)
-            A[d] = -np.einsum("kd,kde->ke", means - self.center, L).reshape(K * d)
-            self.A = A
-            # group sums: (K, K*d) @ (K*d, rows) -> (K, rows)
-            self.GT = np.kron(np.eye(K), np.ones((1, d)))
-        elif covariance_type == "diag":
-            self.prec = (pc**2)[:, :, None]  # (K, d, 1)
-        elif covariance_type == "spherical":
-            self.prec = (pc**2)[:, None]  # (K, 1)
+            # AT @ [y_d, ..., y_1, 1]' = ((x - c) L_k - (mu_k - c) L_k)' for all k in
+            # one product (y = x - c, features in reverse order): row (j, k) of AT
+            # holds column j of L_k, reversed, then -((mu_k - c) L_k)_j. Centring at c
+            # (the mean of the means) keeps offset data accurate, and the constant
+            # comes last, so that (x - c) L_k - (mu_k - c) L_k is exactly 0 at x = mu_k
+            # for a diagonal L_k (a collapsing component keeps its spike).
+            AT = np.empty((d, K, d + 1))
+            AT[:, :, :d] = L.transpose(2, 0, 1)[:, :, ::-1]
+            AT[:, :, d] = -np.einsum("kd,kde->ek", means - self.center, L)
+            self.chunks = _feature_chunks(d)
+            if np.any(np.tril(L, -1)):  # not triangular: every entry of L counts
+                self.chunks = [(0, d)]
+            # Entry j of (x - mu_k) L_k only involves x_1..x_j (L_k upper triangular):
+            # the rows j0 <= j < j1 of AT need only the last j1 + 1 of [y_d, ..., y_1, 1].
+            self.AT_chunks = [
+                np.ascontiguousarray(AT[j0:j1, :, d - j1 :].reshape((j1 - j0) * K, j1 + 1))
+                for j0, j1 in self.chunks
+            ]
+            # -1/2 times the sum of squares over the d entries of each component
+            self.half = np.full((1, d), -0.5)
+        elif covariance_type in ("diag", "spherical"):
+            p = pc**2 if covariance_type == "diag" else np.repeat((pc**2)[:, None], d, axis=1)
+            m = means - self.center
+            # -1/2 sum_j p_kj (y_j - m_kj)^2 + const_k = B_k . [y; y^2; 1]
+            B = np.empty((K, 2 * d + 1))
+            B[:, :d] = p * m
+            B[:, d : 2 * d] = -0.5 * p
+            B[:, 2 * d] = self.const[:, 0] - 0.5 * np.sum(p * m * m, axis=1)
+            self.B = B
+            # the round-off bound of expansion_is_accurate: q . max_i y_i^2 <= budget
+            self.q = 2.0 * p.max(axis=0)
+            self.budget = _MAX_EXPANSION - 2.0 * np.max(np.sum(p * m * m, axis=1))
+            self.prec = (pc**2)[:, :, None] if covariance_type == "diag" else (pc**2)[:, None]
         elif covariance_type == "fixed":
             self.two_var = 2.0 * float(params.covariances[0])
         self.ones = np.ones((d, 1))
-        self.block = _block_rows(K * d)
+        # Rows per block, by the largest temporaries (sizes measured best here): for
+        # full and tied (K d, rows), about 1.5 MiB; for diag and spherical
+        # (2 d + 1 + K, rows) in all, about 1 MiB; for fixed (K, rows, d), 1 MiB.
+        if covariance_type in ("full", "tied"):
+            self.block = _block_rows(2 * K * d // 3)
+        elif covariance_type in ("diag", "spherical"):
+            self.block = _block_rows(2 * d + 1 + K)
+        else:
+            self.block = _block_rows(K * d)
+
+    def rows_per_task(self, n: int) -> int:
+        """Rows of one task of :func:`_map_blocks` for ``n`` rows of data.
+
+        For full and tied covariances up to 4 blocks (their products block by block,
+        the rest in one go), while there are at least 16 tasks: each task then makes
+        fewer NumPy calls, so the threads wait less for each other's Python-level work
+        (the GIL); one block otherwise (measured no faster). A function of ``n`` and
+        the parameters' shapes only, so the sums do not depend on the number of threads.
+        """
+        if self.kind not in ("full", "tied"):
+            return self.block
+        return self.block * int(np.clip(n // (16 * self.block), 1, 4))
+
+    def sub_blocks(self, rows: int) -> list[tuple[int, int]]:
+        """``(start, stop)`` of the blocks of a task of ``rows`` rows."""
+        return [(s, min(s + self.block, rows)) for s in range(0, rows, self.block)]
+
+    def expansion_is_accurate(self, y2T: np.ndarray) -> bool:
+        """Whether the expanded diag/spherical E-step is accurate on this block.
+
+        With ``y = x - c`` and ``m_k = mu_k - c``, the terms of ``B_k . [y; y^2; 1]``
+        add up to at most ``S/2 + |const_k|`` in magnitude, where ``S = max_k sum_j
+        p_kj (max_i |y_ij| + |m_kj|)^2 <= sum_j q_j max_i y_ij^2 + 2 max_k sum_j p_kj
+        m_kj^2`` with ``q_j = 2 max_k p_kj``; so its round-off is ``O(d eps S)``:
+        below ``1e-11`` (and near ``1e-15`` relative to ``l``) while the bound is at
+        most ``_MAX_EXPANSION``. Far-apart or very narrow components exceed it, and
+        the block is computed from the exact differences ``x - mu_k`` instead.
+        ``y2T`` holds ``y**2``, shape (d, rows).
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            return bool(self.q @ y2T.max(axis=1) <= self.budget)
 
     def block_log_prob(self, Xb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, Any]:
         """``log pi_k + log f(x_i | theta_k)`` for a block of rows, shape (K, rows).
 
         Returns ``(lpT, dmin, work)``. For ``"fixed"``, ``lpT`` omits the per-row term
         ``-dmin_i / (2 variance)`` (see the module docstring); otherwise ``dmin`` is
-        None. ``work`` is reused by the fused sufficient statistics: the centred block
-        with a column of ones ``[x - c, 1]`` for full/tied; ``(D, D**2)`` for diag, spherical, fixed, where
-        ``D[k, i] = x_i - mu_k`` (shape (K, rows, d); ``D**2`` is None for fixed).
+        None. ``work`` is reused by the fused sufficient statistics: ``[y_d, ..., y_1,
+        1]'``, shape (d + 1, rows), for full/tied; ``[y; y**2; 1]``, shape (2 d + 1, rows),
+        for diag and spherical; ``y``, shape (d, rows), for fixed (``y = x - c``).
+        ``lpT`` and ``work`` are this thread's scratch arrays, overwritten by its next
+        block.
         """
         kind = self.kind
         rows = Xb.shape[0]
+        K, d = self.K, self.d
         if kind in ("full", "tied"):
-            Xa = np.empty((rows, self.d + 1))
-            np.subtract(Xb, self.center, out=Xa[:, : self.d])
-            Xa[:, self.d] = 1.0
-            Y = Xa @ self.A
-            np.multiply(Y, Y, out=Y)
-            lpT = self.GT @ Y.T  # (K, rows) Mahalanobis distances
-            lpT *= -0.5
-            lpT += self.const
-            return lpT, None, Xa
-        # Exact differences to every mean: no ||x||^2 - 2 x.mu + ||mu||^2 cancellation,
-        # so far-apart clusters and offset data keep full accuracy.
+            XaT = _scratch("XaT", (d + 1, rows))  # [y_d, ..., y_1, 1]'
+            np.subtract(Xb.T[::-1], self.center[::-1, None], out=XaT[:d])
+            XaT[d] = 1.0
+            lpT = _scratch("lp", (K, rows))
+            for s0, s1 in self.sub_blocks(rows):  # (K d, rows) temporaries stay in cache
+                Y = _scratch("Y", (d * K, s1 - s0))  # rows (j, k): ((x - mu_k) L_k)_j
+                for (j0, j1), A in zip(self.chunks, self.AT_chunks):
+                    np.matmul(A, XaT[d - j1 :, s0:s1], out=Y[j0 * K : j1 * K])
+                np.multiply(Y, Y, out=Y)
+                half_distance = _scratch("dist", (1, K * (s1 - s0)))
+                np.matmul(self.half, Y.reshape(d, -1), out=half_distance)  # -Mahalanobis / 2
+                np.add(half_distance.reshape(K, -1), self.const, out=lpT[:, s0:s1])
+            return lpT, None, XaT
+        if kind in ("diag", "spherical"):
+            QT = _scratch("QT", (2 * d + 1, rows))  # [y; y**2; 1]
+            QT[2 * d] = 1.0
+            lpT = _scratch("lp", (K, rows))
+            for s0, s1 in self.sub_blocks(rows):
+                yT, y2T = QT[:d, s0:s1], QT[d : 2 * d, s0:s1]
+                np.subtract(Xb[s0:s1].T, self.center[:, None], out=yT)
+                np.multiply(yT, yT, out=y2T)
+                if self.expansion_is_accurate(y2T):
+                    np.matmul(self.B, QT[:, s0:s1], out=lpT[:, s0:s1])
+                else:
+                    lpT[:, s0:s1] = self._exact_log_prob(Xb[s0:s1])[0]
+            return lpT, None, QT
+        QT = _scratch("QT", (d, rows))  # fixed: y
+        np.subtract(Xb.T, self.center[:, None], out=QT)
+        sqT, dmin = self._exact_log_prob(Xb)
+        return sqT, dmin, QT
+
+    def _exact_log_prob(self, Xb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """diag, spherical, fixed: ``(lpT, dmin)`` from the differences ``x - mu_k``.
+
+        Exact differences to every mean: no cancellation, so far-apart clusters and
+        narrow components keep full accuracy.
+        """
+        kind = self.kind
         D = Xb[None, :, :] - self.means[:, None, :]  # (K, rows, d)
         D2 = D * D
         if kind == "diag":
@@ -389,10 +544,10 @@ class _EStepConstants:
                 sqT /= self.two_var
             np.negative(sqT, out=sqT)
             sqT += self.const
-            return sqT, dmin, (D, None)
+            return sqT, dmin
         sqT *= -0.5
         sqT += self.const
-        return sqT, None, (D, D2)
+        return sqT, None
 
 
 # Sufficient statistics computed inside the E-pass, from the block the E-step has in
@@ -415,13 +570,13 @@ def _e_pass(
     Returns ``(loglik, respT, samples, stats)``: the total log-likelihood, the
     responsibilities transposed, shape (K, n) (if ``want_resp``), the per-sample
     log-likelihoods (if ``want_samples``), and (if ``want_stats``; full, diag,
-    spherical, fixed) the sufficient statistics about a reference point ``m_k``
-    (the mean of the means for full, the current means otherwise)::
+    spherical, fixed) the sufficient statistics about the reference point ``m``, the
+    mean of the current means (shape (1, d), the same for every component)::
 
-        (m, sum_i r_ik, sum_i r_ik (x_i - m_k), second)
+        (m, sum_i r_ik, sum_i r_ik (x_i - m), second)
 
     with ``second = sum_i r_ik (x_i - m)(x_i - m)'`` (full), ``sum_i r_ik
-    (x_i - m_k)**2`` (diag, spherical) or None (fixed). Block partial sums are added
+    (x_i - m)**2`` (diag, spherical) or None (fixed). Block partial sums are added
     in block order, so the result does not depend on the number of worker threads.
     """
     n = X.shape[0]
@@ -452,26 +607,29 @@ def _e_pass(
             else:
                 samples[start:stop] = norm
         stats = None
-        if want_stats:
-            if covariance_type == "full":
-                # One product gives every component's weighted scatter and sum:
-                # [x - c, 1]' @ [r_i1 (x_i - c), ..., r_iK (x_i - c)], shape (d+1, K d).
-                Xa = work
-                rows = Xa.shape[0]
-                WX = np.empty((rows, K, d))
-                np.multiply(lpT.T[:, :, None], Xa[:, None, :d], out=WX)
-                M = Xa.T @ WX.reshape(rows, K * d)
-                sx = M[d].reshape(K, d)
-                second = M[:d].reshape(d, K, d).transpose(1, 0, 2)
-            else:
-                D, D2 = work
-                r3 = lpT[:, None, :]  # (K, 1, rows)
-                sx = np.matmul(r3, D)[:, 0, :]
-                second = None if fixed else np.matmul(r3, D2)[:, 0, :]
-            stats = (lpT.sum(axis=1), sx, second)
+        if want_stats and covariance_type == "full":
+            # Products give every component's weighted scatter and sum: rows (a, k) of
+            # W hold r_ik y_ia, and W @ [y_d, ..., y_1, 1] has entries sum_i r_ik y_ia
+            # y_ib and sum_i r_ik y_ia (y = x - c). The scatter is symmetric: each range
+            # of rows a0 <= a < a1 needs only the columns b < a1.
+            XaT = work
+            products = []  # per block, per range of features
+            for s0, s1 in prep.sub_blocks(stop - start):
+                W = _scratch("Y", (d, K, s1 - s0))  # the E-step's Y is no longer needed
+                np.multiply(XaT[d - 1 :: -1, None, s0:s1], lpT[None, :, s0:s1], out=W)
+                products.append(
+                    [
+                        np.matmul(W[a0:a1].reshape((a1 - a0) * K, -1), XaT[d - a1 :, s0:s1].T)
+                        for a0, a1 in prep.chunks
+                    ]
+                )
+            stats = (lpT.sum(axis=1), products)
+        elif want_stats:
+            # R @ [y; y**2]': sums of r_ik y_ij (and of r_ik y_ij**2), shape (K, d or 2 d)
+            stats = (lpT.sum(axis=1), [[lpT @ work[: d if fixed else 2 * d].T]])
         return float(norm.sum()), (float(dmin.sum()) if fixed else 0.0), stats
 
-    parts = _map_blocks(block, n, prep.block)
+    parts = _map_blocks(block, n, prep.rows_per_task(n))
     total = float(np.sum([p[0] for p in parts]))
     if fixed:
         dmin_total = float(np.sum([p[1] for p in parts]))
@@ -479,13 +637,20 @@ def _e_pass(
             total -= dmin_total / prep.two_var
     stats = None
     if want_stats:
-        ref = prep.center[None, :] if covariance_type == "full" else params.means
-        stats = (
-            ref,
-            _sum_in_order([p[2][0] for p in parts]),
-            _sum_in_order([p[2][1] for p in parts]),
-            None if fixed else _sum_in_order([p[2][2] for p in parts]),
-        )
+        nk = _sum_in_order([p[2][0] for p in parts])
+        blocks = [b for p in parts for b in p[2][1]]  # in order: tasks, then their blocks
+        products = [_sum_in_order([b[c] for b in blocks]) for c in range(len(blocks[0]))]
+        if covariance_type == "full":
+            sx, second = np.empty((K, d)), np.empty((K, d, d))
+            for (a0, a1), M in zip(prep.chunks, products):
+                M = M.reshape(a1 - a0, K, a1 + 1)  # columns b = a1 - 1, ..., 0, then sx
+                sx[:, a0:a1] = M[:, :, a1].T
+                second[:, a0:a1, :a1] = M[:, :, a1 - 1 :: -1].transpose(1, 0, 2)
+            # the computed side of the diagonal, mirrored: exactly symmetric
+            second = np.tril(second) + np.tril(second, -1).transpose(0, 2, 1)
+        else:
+            sx, second = products[0][:, :d], (None if fixed else products[0][:, d:])
+        stats = (prep.center[None, :], nk, sx, second)
     return total, respT, samples, stats
 
 
@@ -496,15 +661,37 @@ def _e_pass(
 _MAX_CANCELLATION = 1e4
 
 
+class _ExactPasses:
+    """Exact second passes over the data for :func:`_m_step_from_stats`, in memory.
+
+    A component whose covariance the subtraction would cancel is recomputed from the
+    data: its weighted offsets from a mean and its scatter about it. ``X`` (n, d) and
+    the responsibilities ``respT`` (K, n) of the E-step that gave the statistics; the
+    Dask path (:mod:`emfit.distributed`) supplies the same three passes over chunks.
+    """
+
+    def __init__(self, X: np.ndarray, respT: np.ndarray) -> None:
+        self.X, self.respT = X, respT
+
+    def offsets(self, means: np.ndarray, components: np.ndarray) -> np.ndarray:
+        return _weighted_offsets(self.X, self.respT, means, components)
+
+    def full_scatter(self, means: np.ndarray, components: np.ndarray) -> np.ndarray:
+        return _full_scatter(self.X, self.respT, means, components)
+
+    def diag_scatter(self, means: np.ndarray, components: np.ndarray) -> np.ndarray:
+        return _diag_scatter(self.X, self.respT, means, components)
+
+
 def _m_step_from_stats(
-    X: np.ndarray,
-    respT: np.ndarray,
     stats: Any,
     reg_covar: float,
     covariance_type: str,
     variance: float | None,
+    exact: _ExactPasses,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """M-step from the statistics fused into the E-pass (full, diag, spherical, fixed)."""
+    """M-step from the statistics fused into the E-pass (full, diag, spherical, fixed);
+    ``exact`` recomputes the components the subtraction would cancel."""
     ref, nk, sx, second = stats
     nk = nk + _NK_EPS
     delta = sx / nk[:, None]  # mu_k - m_k
@@ -520,19 +707,42 @@ def _m_step_from_stats(
         cov_diag = np.diagonal(covs, axis1=1, axis2=2)
         bad = np.flatnonzero(np.any(~(cov_diag * _MAX_CANCELLATION > raw_diag), axis=1))
         if bad.size:
-            covs[bad] = _full_scatter(X, respT, means, bad) / nk[bad, None, None]
+            covs[bad] = exact.full_scatter(means, bad) / nk[bad, None, None]
         idx = np.arange(d)
         covs[:, idx, idx] += reg_covar
         return nk, means, covs
     raw = second / nk[:, None]  # E_k[(x - m)^2]
     var = raw - delta * delta
     bad = np.flatnonzero(np.any(~(var * _MAX_CANCELLATION > raw), axis=1))
-    if bad.size:
-        var[bad] = _diag_scatter(X, respT, means, bad) / nk[bad, None]
+    if bad.size:  # exactly: the mean (so points all at x give x), the scatter about it
+        means[bad] += exact.offsets(means, bad) / nk[bad, None]
+        var[bad] = exact.diag_scatter(means, bad) / nk[bad, None]
     var += reg_covar
     if covariance_type == "spherical":
         var = var.mean(axis=1)
     return nk, means, var
+
+
+def _weighted_offsets(
+    X: np.ndarray, respT: np.ndarray, means: np.ndarray, components: np.ndarray
+) -> np.ndarray:
+    """``sum_i r_ik (x_i - mu_k)`` for the given components, shape (len, d).
+
+    Zero for the exact weighted mean; ``mu_k + (this) / N_k`` corrects a mean computed
+    about a distant reference point to full accuracy: exactly ``x`` when every
+    weighted point is ``x``, so that the variances of a component collapsed onto
+    identical points are exactly 0 (an error with ``reg_covar=0``).
+    """
+    n, d = X.shape
+
+    def block(start: int, stop: int) -> np.ndarray:
+        Xb = X[start:stop]
+        acc = np.empty((len(components), d))
+        for j, k in enumerate(components):
+            np.matmul(respT[k, start:stop], Xb - means[k], out=acc[j])
+        return acc
+
+    return _sum_in_order(_map_blocks(block, n, _block_rows(d * 4)))
 
 
 def _full_scatter(
@@ -828,6 +1038,7 @@ class GaussianFamily(MixtureFamily[GaussianParams]):
         )
         return GaussianParams(means, covs, compute_precision_cholesky(covs, self.covariance_type))
 
+    @_on_one_blas_thread
     def initialize(
         self, data: np.ndarray, n_components: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, GaussianParams]:
@@ -877,6 +1088,7 @@ class GaussianFamily(MixtureFamily[GaussianParams]):
     #: What to change when every restart is degenerate (the end of the error message).
     degeneracy_hint: str = "increase reg_covar, scale the data, or fit fewer components"
 
+    @_on_one_blas_thread
     def degeneracy(
         self, data: np.ndarray, weights: np.ndarray, params: GaussianParams
     ) -> str | None:
@@ -974,6 +1186,7 @@ class GaussianFamily(MixtureFamily[GaussianParams]):
         return message
 
     # ---- fused fast path
+    @_on_one_blas_thread
     def em_step(
         self,
         data: np.ndarray,
@@ -982,7 +1195,11 @@ class GaussianFamily(MixtureFamily[GaussianParams]):
         *,
         update: bool = True,
     ) -> tuple[float, np.ndarray | None, GaussianParams | None]:
-        """Blocked E-step, then the M-step from the stored responsibilities."""
+        """Blocked E-step, then the M-step from the stored responsibilities.
+
+        Every BLAS and LAPACK call of the iteration runs on one thread: the blocks
+        are spread over the cores by ``_map_blocks`` instead.
+        """
         kind = self.covariance_type
         fused = update and kind in _FUSED_STATS
         ll, respT, _, stats = _e_pass(
@@ -998,7 +1215,7 @@ class GaussianFamily(MixtureFamily[GaussianParams]):
             return ll, None, None
         if fused:
             nk, means, covs = _m_step_from_stats(
-                data, respT, stats, self.reg_covar, kind, self.variance
+                stats, self.reg_covar, kind, self.variance, _ExactPasses(data, respT)
             )
         else:
             nk, means, covs = _estimate_parameters_T(
@@ -1006,6 +1223,118 @@ class GaussianFamily(MixtureFamily[GaussianParams]):
             )
         new = GaussianParams(means, covs, compute_precision_cholesky(covs, self.covariance_type))
         return ll, respT, new
+
+    # ---- unconstrained vector (SQUAREM)
+    def to_vector(self, params: GaussianParams) -> np.ndarray:
+        """Means and covariances as one unconstrained vector (for SQUAREM).
+
+        The means as they are, then the covariances: for ``"full"`` and ``"tied"``
+        the lower Cholesky factor ``C`` of each covariance (``Sigma = C C'``), row by
+        row, with the logarithm of its diagonal; for ``"diag"`` and ``"spherical"``
+        the log-variances; nothing for ``"fixed"``. Every real vector maps back
+        (:meth:`from_vector`) to positive-definite covariances.
+
+        Parameters
+        ----------
+        params : GaussianParams
+
+        Returns
+        -------
+        ndarray of shape (K d + n_covariance_values,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfit.gaussian import GaussianFamily, GaussianParams
+        >>> from emfit.gaussian import compute_precision_cholesky as precision_cholesky
+        >>> covs = np.array([[[4.0, 2.0], [2.0, 2.0]]])
+        >>> params = GaussianParams(np.zeros((1, 2)), covs, precision_cholesky(covs, "full"))
+        >>> family = GaussianFamily("full")
+        >>> family.to_vector(params).round(4).tolist()  # means, log 2, 1, log 1
+        [0.0, 0.0, 0.6931, 1.0, 0.0]
+        >>> back = family.from_vector(family.to_vector(params), like=params)
+        >>> bool(np.allclose(back.covariances, covs, rtol=1e-14))
+        True
+        """
+        kind = self.covariance_type
+        means = np.array(params.means, dtype=np.float64).ravel()
+        covs = np.asarray(params.covariances, dtype=np.float64)
+        if kind == "fixed":
+            return means
+        if kind in ("diag", "spherical"):
+            return np.concatenate([means, np.log(covs).ravel()])
+        chol = np.linalg.cholesky(covs[None] if kind == "tied" else covs)  # lower
+        rows, cols = np.tril_indices(chol.shape[-1])
+        entries = chol[:, rows, cols]
+        on_diagonal = rows == cols
+        entries[:, on_diagonal] = np.log(entries[:, on_diagonal])
+        return np.concatenate([means, entries.ravel()])
+
+    def from_vector(self, vector: np.ndarray, like: GaussianParams) -> GaussianParams:
+        """Parameters from :meth:`to_vector`'s vector (its inverse).
+
+        ``precisions_cholesky`` is recomputed by :func:`compute_precision_cholesky`;
+        for ``"fixed"`` the covariances are those of ``like``.
+
+        Parameters
+        ----------
+        vector : ndarray
+            A vector of :meth:`to_vector`'s length.
+        like : GaussianParams
+            Gives the shapes (and, for ``"fixed"``, the covariances).
+
+        Returns
+        -------
+        GaussianParams
+
+        Raises
+        ------
+        FloatingPointError
+            If a covariance overflows or underflows float64 (an extreme
+            log-variance) or is not numerically positive definite.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfit.gaussian import GaussianFamily, GaussianParams
+        >>> like = GaussianParams(np.zeros((2, 1)), np.ones(2), np.ones(2))
+        >>> GaussianFamily("spherical").from_vector(np.log([1.0, 2.0, 4.0, 0.25]), like).covariances
+        array([4.  , 0.25])
+        """
+        kind = self.covariance_type
+        vector = np.asarray(vector, dtype=np.float64)
+        K, d = np.shape(like.means)
+        means = vector[: K * d].reshape(K, d).copy()
+        rest = vector[K * d :]
+        if kind == "fixed":
+            return GaussianParams(
+                means, np.array(like.covariances), np.array(like.precisions_cholesky)
+            )
+        with np.errstate(over="ignore", under="ignore"):
+            if kind in ("diag", "spherical"):
+                covs = np.exp(rest).reshape(np.shape(like.covariances))
+                ok = np.all(np.isfinite(covs) & (covs > 0))
+            else:
+                rows, cols = np.tril_indices(d)
+                entries = rest.reshape(-1, rows.size).copy()
+                on_diagonal = rows == cols
+                entries[:, on_diagonal] = np.exp(entries[:, on_diagonal])
+                chol = np.zeros((entries.shape[0], d, d))
+                chol[:, rows, cols] = entries
+                covs = chol @ chol.transpose(0, 2, 1)
+                covs = np.tril(covs) + np.tril(covs, -1).transpose(0, 2, 1)  # symmetric
+                ok = np.all(np.isfinite(covs)) and np.all(entries[:, on_diagonal] > 0)
+                if kind == "tied":
+                    covs = covs[0]
+        if not ok:
+            raise FloatingPointError(
+                "the covariances of the extrapolated parameters overflow or underflow float64."
+            )
+        try:
+            precisions_cholesky = compute_precision_cholesky(covs, kind)
+        except ValueError as exc:  # not numerically positive definite
+            raise FloatingPointError(str(exc)) from exc
+        return GaussianParams(means, covs, precisions_cholesky)
 
 
 def _overflow_message(variance: float | None) -> str:
@@ -1021,6 +1350,7 @@ def _covariance_shape(covariance_type: str, K: int, d: int) -> tuple[int, ...]:
     return {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}[covariance_type]
 
 
+@_on_one_blas_thread
 def _covariances_from_precisions_cholesky(pc: np.ndarray, covariance_type: str) -> np.ndarray:
     if covariance_type in ("full", "tied"):
         pcs = pc[None] if covariance_type == "tied" else pc
@@ -1033,6 +1363,7 @@ def _covariances_from_precisions_cholesky(pc: np.ndarray, covariance_type: str) 
     return 1.0 / pc**2
 
 
+@_on_one_blas_thread
 def _precisions_cholesky_from_precisions(P: np.ndarray, covariance_type: str, name: str):
     """Upper-triangular ``L`` with ``P = L L'`` (full, tied), ``sqrt(P)`` otherwise."""
     if covariance_type in ("full", "tied"):
@@ -1111,6 +1442,15 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
         Not allowed with ``"fixed"``.
     random_state : int, numpy.random.Generator or None, default=None
         Seed of the initialisation (and default seed of :meth:`sample`).
+    accelerate : {None, "squarem"}, default=None
+        None: plain EM. ``"squarem"``: EM accelerated by SQUAREM (Varadhan & Roland
+        2008), which extrapolates from two EM steps and falls back to them when the
+        extrapolated point has a lower log-likelihood. It usually ends at the
+        maximum plain EM reaches from the same start (an extrapolation may also
+        cross to another, higher one), in far fewer EM iterations when plain EM
+        converges slowly (overlapping components). ``max_iter`` and ``n_iter_``
+        then count accepted steps, each of two or three evaluations of the EM map
+        (``n_em_evaluations_``); see :func:`emfit.em.fit_em`.
 
     Attributes
     ----------
@@ -1128,6 +1468,9 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
         Total log-likelihood after each iteration; ``history_[-1] == loglik_``.
     n_iter_ : int
         Number of iterations of the best restart.
+    n_em_evaluations_ : int
+        Evaluations of the EM map (E-steps) of the best restart: ``n_iter_ + 1``
+        for plain EM, more per iteration with ``accelerate="squarem"``.
     converged_ : bool
         Whether the best restart met the stopping rule.
     restarts_ : list of RestartResult
@@ -1180,6 +1523,7 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
         means_init: Any = None,
         precisions_init: Any = None,
         random_state: Any = None,
+        accelerate: str | None = None,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -1193,6 +1537,7 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
         self.means_init = means_init
         self.precisions_init = precisions_init
         self.random_state = random_state
+        self.accelerate = accelerate
 
     # ------------------------------------------------------------------ validation
     def _validate_params_emfit(self) -> None:
@@ -1277,6 +1622,9 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Or a ``dask.array`` chunked along its rows: each EM iteration is then one
+            pass over the chunks, on the current dask scheduler or cluster (see
+            ``emfit.distributed``).
         y : ignored
         Z : array-like of shape (n_samples, n_concomitant), optional
             Concomitant covariates: the mixing weights become a multinomial logit
@@ -1287,6 +1635,10 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
         -------
         self : GaussianMixture
         """
+        from .distributed import _fit_gaussian_mixture, _is_dask_array
+
+        if _is_dask_array(X):  # EM as map-reduce over the chunks of a dask array
+            return _fit_gaussian_mixture(self, X, Z)
         self._validate_params_emfit()
         X = self._check_X(X, reset=True)
         n, d = X.shape
@@ -1320,6 +1672,10 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
             params_init=params_init,
             concomitant=Zd,
         )
+        return self._store_fit(fit, n)
+
+    def _store_fit(self, fit: EMFit, n: int) -> GaussianMixture:
+        """The fitted attributes from the driver's result (in memory or on Dask)."""
         p: GaussianParams = fit.params
         self._set_fit_result(fit)
         self.means_ = p.means
@@ -1419,6 +1775,7 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
         model.restarts_ = []
         return model
 
+    @_on_one_blas_thread
     def _precisions_from_cholesky(self, pc: np.ndarray) -> np.ndarray:
         if self.covariance_type == "full":
             return pc @ pc.transpose(0, 2, 1)

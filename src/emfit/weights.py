@@ -68,6 +68,61 @@ class ConstantWeights:
         """``K - 1``."""
         return n_components - 1
 
+    def to_vector(self, state: np.ndarray) -> np.ndarray:
+        """The weights as an unconstrained vector: the log-ratios ``log(pi_k / pi_1)``.
+
+        For SQUAREM (:func:`emfit.em.fit_em`); :meth:`from_vector` is the softmax that
+        inverts it. A weight of zero gives ``-inf`` (and the driver then takes plain
+        EM steps).
+
+        Parameters
+        ----------
+        state : ndarray of shape (K,)
+            The weights.
+
+        Returns
+        -------
+        ndarray of shape (K - 1,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfit.weights import ConstantWeights
+        >>> model = ConstantWeights()
+        >>> v = model.to_vector(np.array([0.25, 0.5, 0.25]))
+        >>> v.round(4).tolist(), model.from_vector(v).tolist()
+        ([0.6931, 0.0], [0.25, 0.5, 0.25])
+        """
+        log_w = _log(np.asarray(state, dtype=np.float64))
+        with np.errstate(invalid="ignore"):  # -inf - -inf when pi_1 = 0: NaN
+            return log_w[1:] - log_w[0]
+
+    def from_vector(self, vector: np.ndarray, like: Any = None) -> np.ndarray:
+        """The weights from log-ratios ``log(pi_k / pi_1)``, ``k = 2..K`` (a softmax).
+
+        Parameters
+        ----------
+        vector : ndarray of shape (K - 1,)
+        like : ignored
+            For the interface of :meth:`emfit.em.MixtureFamily.from_vector`.
+
+        Returns
+        -------
+        ndarray of shape (K,)
+            Positive weights summing to one.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfit.weights import ConstantWeights
+        >>> ConstantWeights().from_vector(np.array([0.0])).tolist()
+        [0.5, 0.5]
+        """
+        a = np.concatenate([[0.0], np.asarray(vector, dtype=np.float64)])
+        a -= a.max()
+        np.exp(a, out=a)
+        return a / a.sum()
+
 
 def _log_softmax_t(ZT: np.ndarray, gamma: np.ndarray) -> np.ndarray:
     """``log pi_k(z_i)`` of the multinomial logit, components first: shape (K, n).
@@ -253,3 +308,58 @@ class ConcomitantWeights:
     def n_parameters(self, n_components: int) -> int:
         """``(K - 1) p``."""
         return (n_components - 1) * self.Z.shape[1]
+
+    def to_vector(self, state: np.ndarray) -> np.ndarray:
+        """The coefficients of components ``2..K`` (``gamma[1:]``), flattened.
+
+        Unconstrained already; for SQUAREM (:func:`emfit.em.fit_em`). Row 0, the
+        reference component's, is fixed and not part of the vector.
+
+        Parameters
+        ----------
+        state : ndarray of shape (K, p)
+            The coefficients ``gamma``.
+
+        Returns
+        -------
+        ndarray of shape ((K - 1) p,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfit.weights import ConcomitantWeights
+        >>> model = ConcomitantWeights(np.column_stack([np.ones(3), [0.0, 1.0, 2.0]]))
+        >>> gamma = np.array([[0.0, 0.0], [0.5, -1.0], [2.0, 1.0]])
+        >>> model.to_vector(gamma).tolist()
+        [0.5, -1.0, 2.0, 1.0]
+        >>> bool(np.array_equal(model.from_vector(model.to_vector(gamma), like=gamma), gamma))
+        True
+        """
+        return np.array(state[1:], dtype=np.float64).ravel()
+
+    def from_vector(self, vector: np.ndarray, like: np.ndarray | None = None) -> np.ndarray:
+        """The coefficients ``gamma`` from :meth:`to_vector`'s vector.
+
+        Parameters
+        ----------
+        vector : ndarray of shape ((K - 1) p,)
+        like : ndarray of shape (K, p), optional
+            Coefficients whose row 0 (the reference component's) is kept; zero if
+            not given.
+
+        Returns
+        -------
+        ndarray of shape (K, p)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfit.weights import ConcomitantWeights
+        >>> model = ConcomitantWeights(np.column_stack([np.ones(3), [0.0, 1.0, 2.0]]))
+        >>> model.from_vector(np.array([0.5, -1.0])).tolist()
+        [[0.0, 0.0], [0.5, -1.0]]
+        """
+        p = self.Z.shape[1]
+        rest = np.asarray(vector, dtype=np.float64).reshape(-1, p)
+        first = np.zeros((1, p)) if like is None else np.asarray(like, dtype=np.float64)[:1]
+        return np.concatenate([first, rest])

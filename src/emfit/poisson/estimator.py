@@ -111,6 +111,15 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         Initial intercepts (only with ``fit_intercept=True`` and ``coef_init``).
     random_state : None, int or numpy.random.Generator
         Seed of the initialisation.
+    accelerate : {None, "squarem"}, default=None
+        None: plain EM. ``"squarem"``: EM accelerated by SQUAREM (Varadhan & Roland
+        2008), which extrapolates from two EM steps and falls back to them when the
+        extrapolated point has a lower log-likelihood. It usually ends at the
+        maximum plain EM reaches from the same start (an extrapolation may also
+        cross to another, higher one), in far fewer EM iterations when plain EM
+        converges slowly (overlapping components). ``max_iter`` and ``n_iter_``
+        then count accepted steps, each of two or three evaluations of the EM map
+        (``n_em_evaluations_``); see :func:`emfit.em.fit_em`.
 
     Attributes
     ----------
@@ -126,6 +135,9 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         Log-likelihood after each EM iteration (``history_[-1] == loglik_``).
     n_iter_ : int
         Number of EM iterations of the best restart.
+    n_em_evaluations_ : int
+        Evaluations of the EM map (E-steps) of the best restart: ``n_iter_ + 1``
+        for plain EM, more per iteration with ``accelerate="squarem"``.
     converged_ : bool
         Whether the best restart met the stopping rule.
     restarts_ : list of RestartResult
@@ -185,6 +197,7 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         coef_init: ArrayLike | None = None,
         intercept_init: ArrayLike | None = None,
         random_state: Any = None,
+        accelerate: str | None = None,
     ) -> None:
         self.n_components = n_components
         self.fit_intercept = fit_intercept
@@ -197,6 +210,7 @@ class PoissonRegressionMixture(MixtureEstimatorMixin, BaseEstimator):
         self.coef_init = coef_init
         self.intercept_init = intercept_init
         self.random_state = random_state
+        self.accelerate = accelerate
 
     # ------------------------------------------------------------------ helpers
     def _validate(

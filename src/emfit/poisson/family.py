@@ -15,7 +15,15 @@ from numpy.typing import ArrayLike
 
 from .._validation import check_positive_float, check_positive_int
 from ..em import MixtureFamily, normalise_block
-from .glm import _gradient_steps, _irls_start, _newton, _products, fit_weighted_poisson
+from .glm import (
+    _Gram,
+    _gram_rows,
+    _gradient_steps,
+    _irls_start,
+    _newton,
+    _Scratch,
+    fit_weighted_poisson,
+)
 from .pmf import _count_term, _eta_t, _log_prob_kernel, _offset
 
 __all__ = ["PoissonRegressionData", "PoissonRegressionFamily"]
@@ -49,14 +57,21 @@ class PoissonRegressionData(NamedTuple):
         Offset ``log(exposure)``.
     DT : ndarray of shape (q, n)
         C-contiguous transpose of ``D`` (the fast layout of the EM loop).
-    DD : ndarray of shape (q (q + 1) / 2, n) or None
-        Products of pairs of design columns (upper triangle, row-major), stored
-        when ``q <= 4`` so that a weighted Hessian is one matrix-vector product.
+    gram : (G, index) or None
+        When ``q <= 4``: ``G``, of shape (r, n), the distinct rows among the rows of
+        ``DT`` and the products of pairs of them (``DT[i] * DT[j]``, ``i <= j``, upper
+        triangle order), and ``index``, of shape (q + q (q + 1) / 2,), where each of
+        these rows is in ``G``; a weighted gradient and Hessian are then one matrix
+        product (``emfit.poisson.glm._gram_rows``).
     stable, const : bool, ndarray of shape (n,)
         The form of the log-density chosen for ``y`` and its ``y``-only part
         (``_count_term`` in ``emfit.poisson.pmf``, the rule every module uses).
     sum_const : float
         ``const.sum()``.
+    zero_offset : bool
+        Whether ``offset`` is zero (the linear predictor then needs no addition).
+    scratch : object or None
+        Working arrays of the EM iteration, reused from one iteration to the next.
 
     Examples
     --------
@@ -71,10 +86,16 @@ class PoissonRegressionData(NamedTuple):
     y: np.ndarray
     offset: np.ndarray
     DT: np.ndarray
-    DD: np.ndarray | None
+    gram: _Gram | None
     stable: bool
     const: np.ndarray
     sum_const: float
+    zero_offset: bool = False
+    scratch: _Scratch | None = None
+
+    def eta_offset(self) -> np.ndarray | None:
+        """``offset`` as the linear predictor takes it: None if it is zero."""
+        return None if self.zero_offset else self.offset
 
     @classmethod
     def from_arrays(
@@ -100,7 +121,8 @@ class PoissonRegressionData(NamedTuple):
         off = np.ascontiguousarray(_offset(offset, len(y)))
         DT = np.ascontiguousarray(D.T)
         stable, const = _count_term(y)
-        return cls(D, y, off, DT, _products(DT), stable, const, float(const.sum()))
+        gram, sum_const, zero_offset = _gram_rows(DT), float(const.sum()), not np.any(off)
+        return cls(D, y, off, DT, gram, stable, const, sum_const, zero_offset, _Scratch())
 
 
 class PoissonRegressionFamily(MixtureFamily):
@@ -183,7 +205,7 @@ class PoissonRegressionFamily(MixtureFamily):
         With ``with_factorial=False`` the ``y``-only term ``data.const`` (the same
         for every component) is left out of the log-probabilities.
         """
-        eta = _eta_t(data.DT, np.asarray(params, dtype=np.float64), data.offset)
+        eta = _eta_t(data.DT, np.asarray(params, dtype=np.float64), data.eta_offset())
         mu = np.exp(eta)
         lp = _log_prob_kernel(data.y, eta, mu, data.stable)
         if with_factorial:
@@ -198,19 +220,24 @@ class PoissonRegressionFamily(MixtureFamily):
         data: PoissonRegressionData,
         resp_t: np.ndarray,
         params: np.ndarray,
-        eta: np.ndarray | None = None,
         mu: np.ndarray | None = None,
+        kernel: np.ndarray | None = None,
     ) -> np.ndarray:
-        """M-step from responsibilities of shape (K, n)."""
+        """M-step from responsibilities of shape (K, n).
+
+        ``mu`` and ``kernel`` (K, n), the means and the log-density kernels at
+        ``params`` (from the E-step), save each component's solver an ``exp``.
+        """
         new = np.array(params, dtype=np.float64, copy=True)
         n_k = resp_t.sum(axis=1)
         for k in range(new.shape[0]):
             if not n_k[k] > 1e-12 * len(data.y):  # empty component: keep it
                 continue
-            eta_k = None if eta is None else eta[k]
+            w = resp_t[k]
             mu_k = None if mu is None else mu[k]
+            L_k = None if kernel is None else float(w @ kernel[k])  # its part of Q
             new[k] = self._component_update(
-                data, resp_t[k], new[k], eta_k, mu_k, method=self.m_step_method
+                data, w, new[k], mu_k, L_k, method=self.m_step_method
             )
         return new
 
@@ -219,29 +246,28 @@ class PoissonRegressionFamily(MixtureFamily):
         data: PoissonRegressionData,
         w: np.ndarray,
         beta: np.ndarray,
-        eta: np.ndarray | None = None,
         mu: np.ndarray | None = None,
+        L: float | None = None,
         *,
         method: str,
     ) -> np.ndarray:
         """One component's weighted Poisson regression, from ``beta``.
 
         The observation weights ``w`` are the component's responsibilities; solved by
-        Newton (``method="newton"``) or ``n_gradient_steps`` gradient steps.
+        Newton (``method="newton"``) or ``n_gradient_steps`` gradient steps. ``mu``
+        and ``L``: the means and the objective at ``beta``, if known.
         """
-        args = (data.DT, data.y, data.offset, w, beta, eta, mu)
+        args = (data.DT, data.y, data.eta_offset(), w, beta, mu, L)
+        kwargs = {"gram": data.gram, "stable": data.stable, "scratch": data.scratch}
         if method == "newton":
             return _newton(
                 *args,
                 tol=self.newton_tol,
                 max_iter=self.newton_max_iter,
                 need_loglik=False,
-                DD=data.DD,
-                stable=data.stable,
+                **kwargs,
             ).coef
-        return _gradient_steps(
-            *args, n_steps=self.n_gradient_steps, DD=data.DD, stable=data.stable
-        ).coef
+        return _gradient_steps(*args, n_steps=self.n_gradient_steps, **kwargs).coef
 
     def m_step(
         self, data: PoissonRegressionData, resp: np.ndarray, params: np.ndarray
@@ -256,16 +282,22 @@ class PoissonRegressionFamily(MixtureFamily):
         *,
         update: bool = True,
     ) -> tuple[float, np.ndarray | None, np.ndarray | None]:
-        # The y-only term is common to all components: it cancels in the
-        # responsibilities and enters the log-likelihood as a constant sum.
-        eta, mu, lp = self._log_prob_t(data, params, with_factorial=False)
+        # The E-step's means start each component's Newton iterations and its
+        # log-density kernels give their objective (no exp of its own). The y-only
+        # term is common to all components: it cancels in the responsibilities and
+        # enters the log-likelihood as a constant sum.
+        params = np.asarray(params, dtype=np.float64)
+        shape = (params.shape[0], data.y.size)
+        scratch = _Scratch() if data.scratch is None else data.scratch
+        eta = _eta_t(data.DT, params, data.eta_offset(), out=scratch("estep_eta", shape))
+        mu = np.exp(eta, out=scratch("estep_mu", shape))
+        kernel = _log_prob_kernel(data.y, eta, mu, data.stable, out=eta)
         log_weights = np.asarray(log_weights, dtype=np.float64)
-        lp += log_weights.T if log_weights.ndim == 2 else log_weights[:, None]
+        lp = kernel + (log_weights.T if log_weights.ndim == 2 else log_weights[:, None])
         ll = float(normalise_block(lp).sum()) + data.sum_const  # lp now holds the resp.
-        resp_t = lp
         if not update:
             return ll, None, None
-        return ll, resp_t, self._update(data, resp_t, params, eta, mu)
+        return ll, lp, self._update(data, lp, params, mu, kernel)
 
     def initialize(
         self, data: PoissonRegressionData, n_components: int, rng: np.random.Generator

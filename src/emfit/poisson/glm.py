@@ -8,13 +8,23 @@ backtracking (:func:`gradient_ascent_poisson`; generalised EM).
 
 The private solvers ``_newton`` and ``_gradient_steps``, which the EM loop calls, work
 on the transposed design matrix ``DT`` of shape (q, n). The linear algebra
-(``_solve_pd``, ``_neg_hessian``, ``_products``) knows nothing of the Poisson family;
+(``_solve_pd``, ``_gram_rows``, ``_symmetric``) knows nothing of the Poisson family;
 the family enters through the objective ``_objective``, the mean ``mu = exp(eta)``
-(log link) and the working weights ``w mu`` (variance equal to the mean).
+(log link) and the working weights ``w mu`` (variance equal to the mean) of
+``_score_information``.
+
+Speed (the EM loop calls these solvers for every component at every iteration): one
+``exp`` per evaluation of the objective, whose ``mu`` then serves the next gradient
+and Hessian; the gradient and the Hessian as one matrix product against the rows
+precomputed by ``_gram_rows``; the working arrays of length n kept from one call to
+the next (``_Scratch``), as fresh large arrays cost page faults at every iteration.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -201,48 +211,149 @@ class WeightedPoissonFit(NamedTuple):
 
 
 #: Largest number of design columns for which :class:`PoissonRegressionData` stores the
-#: pairwise products of the columns (so that a Hessian is one matrix-vector product).
+#: pairwise products of the columns (so that a gradient and a Hessian are one matrix
+#: product).
 _MAX_Q_PRODUCTS = 4
 
 
-def _products(DT: np.ndarray) -> np.ndarray | None:
-    """Rows ``DT[i] * DT[j]`` for ``i <= j`` (upper triangle order), or None if q is big."""
-    q = DT.shape[0]
+@functools.cache
+def _triu(q: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.triu_indices(q)``, computed once per ``q`` (do not modify)."""
+    return np.triu_indices(q)
+
+
+class _Gram(NamedTuple):
+    """The rows that give ``D^T v`` and ``D^T diag(v) D`` in one product ``G @ v``.
+
+    ``G`` holds the distinct rows among the rows ``DT[i]`` of the transposed design
+    and their products ``DT[i] * DT[j]`` (``i <= j``, upper triangle order); ``index``
+    says where each of these ``q + q (q + 1) / 2`` rows is in ``G``. With an
+    intercept, its products repeat ``DT``: ``(1, x)`` needs the rows ``1, x, x^2``.
+    """
+
+    G: np.ndarray  # (r, n), C-contiguous
+    index: np.ndarray  # (q + q (q + 1) / 2,)
+
+
+def _gram_rows(DT: np.ndarray) -> _Gram | None:
+    """:class:`_Gram` of the transposed design ``DT`` (q, n); None if q is big."""
+    q, n = DT.shape
     if q > _MAX_Q_PRODUCTS:
         return None
-    iu, ju = np.triu_indices(q)
-    return DT[iu] * DT[ju]
+    iu, ju = _triu(q)
+    G = np.empty((q + iu.size, n))
+    index = np.empty(q + iu.size, dtype=np.intp)
+    r = 0  # rows of G kept so far
+    for row, (i, j) in enumerate(itertools.chain(((i, -1) for i in range(q)), zip(iu, ju))):
+        if j < 0:
+            G[r] = DT[i]
+        else:
+            np.multiply(DT[i], DT[j], out=G[r])
+        same = (s for s in range(r) if _equal_rows(G[s], G[r]))
+        index[row] = next(same, r)
+        r += index[row] == r
+    return _Gram(G[:r], index)  # the rows beyond r were never touched: no memory
 
 
-def _neg_hessian(DT: np.ndarray, v: np.ndarray, DD: np.ndarray | None) -> np.ndarray:
-    """``D^T diag(v) D`` from the transposed design (and its column products)."""
-    if DD is None:
-        return (DT * v) @ DT.T
-    q = DT.shape[0]
+def _equal_rows(a: np.ndarray, b: np.ndarray) -> bool:
+    """``np.array_equal(a, b)``, with an early answer for most unequal rows."""
+    return bool(np.array_equal(a[:64], b[:64]) and np.array_equal(a, b))
+
+
+def _symmetric(h: np.ndarray, q: int) -> np.ndarray:
+    """The symmetric (q, q) matrix whose upper triangle, row by row, is ``h``."""
     H = np.empty((q, q))
-    iu, ju = np.triu_indices(q)
-    h = DD @ v
+    iu, ju = _triu(q)
     H[iu, ju] = h
     H[ju, iu] = h
     return H
 
 
+def _score_information(
+    DT: np.ndarray,
+    wy: np.ndarray,
+    w: np.ndarray,
+    mu: np.ndarray,
+    V: np.ndarray,
+    gram: _Gram | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient ``g = D^T W (y - mu)`` and negative Hessian ``H = D^T W diag(mu) D``.
+
+    ``wy = w * y``; ``V`` (2, n) is scratch, left holding ``w mu`` and ``w (y - mu)``;
+    with ``gram`` (:func:`_gram_rows`) both come from one product ``G @ V^T``.
+    """
+    wmu, wr = V
+    np.multiply(w, mu, out=wmu)
+    np.subtract(wy, wmu, out=wr)
+    if gram is None:
+        return DT @ wr, _times_transpose(DT * wmu, DT)
+    q = DT.shape[0]
+    M = _times_transpose(gram.G, V)  # column 0: against w mu, column 1: against w (y - mu)
+    return M[gram.index[:q], 1], _symmetric(M[gram.index[q:], 0], q)
+
+
+#: Columns per block of :func:`_times_transpose`: the blocks of both operands (a few
+#: rows of 2^17 float64 each) stay in the cache.
+_BLOCK = 2**17
+
+
+def _times_transpose(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``A @ B.T`` for two short, wide matrices, summed over blocks of columns.
+
+    Out of the cache, one product copies (packs) its long operands before reading them,
+    and takes twice as long as the same product block by block.
+    """
+    n = A.shape[1]
+    M = A[:, :_BLOCK] @ B[:, :_BLOCK].T
+    for start in range(_BLOCK, n, _BLOCK):
+        M += A[:, start : start + _BLOCK] @ B[:, start : start + _BLOCK].T
+    return M
+
+
+class _Scratch:
+    """Named float64 arrays reused from one call to the next (one set per thread).
+
+    The EM iteration needs a few arrays of length n; allocated afresh at every
+    iteration, each costs page faults (the allocator hands large blocks back to the
+    system), which cost more than the arithmetic. A copy (pickle) starts empty.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def __call__(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        arrays = self._local.__dict__
+        a = arrays.get(name)
+        if a is None or a.shape != shape:
+            a = arrays[name] = np.empty(shape)
+        return a
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        return (_Scratch, ())
+
+
 def _weighted_arrays(
     D: ArrayLike, y: ArrayLike, offset: ArrayLike | None, sample_weight: ArrayLike | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """``(DT, y, offset, sample_weight)`` as the solvers take them: the transposed design
-    matrix (q, n), float counts, and the offset (0) and observation weights (1) by default."""
+    matrix (q, n), float counts, the offset (None: zero) and the observation weights
+    (1 by default)."""
     DT = np.ascontiguousarray(np.asarray(D, dtype=np.float64).T)
     y = np.asarray(y, dtype=np.float64)
-    return DT, y, _offset(offset, len(y)), _weights(sample_weight, len(y))
+    off = None if offset is None else _offset(offset, len(y))
+    return DT, y, off, _weights(sample_weight, len(y))
 
 
-def _irls_start(DT: np.ndarray, y: np.ndarray, offset: np.ndarray, w: np.ndarray) -> np.ndarray:
+def _irls_start(
+    DT: np.ndarray, y: np.ndarray, offset: np.ndarray | None, w: np.ndarray
+) -> np.ndarray:
     """Textbook IRLS start: one weighted least-squares step from ``mu = (y + ybar) / 2``."""
     sw = w.sum()
     ybar = (w @ y) / sw if sw > 0 else y.mean()
     mu0 = 0.5 * (y + max(ybar, 1e-8))
-    z = np.log(mu0) - offset
+    z = np.log(mu0)
+    if offset is not None:
+        z -= offset
     ww = w * mu0
     H = (DT * ww) @ DT.T
     return _solve_pd(H, DT @ (ww * z))
@@ -251,61 +362,69 @@ def _irls_start(DT: np.ndarray, y: np.ndarray, offset: np.ndarray, w: np.ndarray
 def _objective(
     DT: np.ndarray,
     y: np.ndarray,
-    offset: np.ndarray,
+    offset: np.ndarray | None,
     w: np.ndarray,
     beta: np.ndarray,
     stable: bool,
     eta: np.ndarray | None = None,
     mu: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """``(eta, mu, L)`` at ``beta``: the clipped linear predictor, ``mu = exp(eta)`` and
-    the objective ``L = sum w (y eta - exp(eta))`` of :func:`_newton` and
-    :func:`_gradient_steps`, computed by :func:`_log_prob_kernel` (``stable`` chooses the form,
-    so ``L`` leaves out the ``y``-only terms). ``eta`` and ``mu`` may be passed if
-    already known."""
-    if eta is None:
-        eta = _eta_t(DT, beta, offset)
-    if mu is None:
-        mu = np.exp(eta)
-    return eta, mu, float(w @ _log_prob_kernel(y, eta, mu, stable))
+) -> tuple[np.ndarray, float]:
+    """``(mu, L)`` at ``beta``: the mean ``mu = exp(eta)`` of the clipped linear
+    predictor ``eta`` and the objective ``L = sum w (y eta - exp(eta))`` of
+    :func:`_newton` and :func:`_gradient_steps`, computed by :func:`_log_prob_kernel`
+    (``stable`` chooses the form, so ``L`` leaves out the ``y``-only terms). One
+    ``exp``; ``eta`` and ``mu``, if given, are the arrays written to (``eta`` is left
+    holding the kernel)."""
+    eta = _eta_t(DT, beta, offset, out=eta)
+    mu = np.exp(eta, out=mu)
+    return mu, float(w @ _log_prob_kernel(y, eta, mu, stable, out=eta))
 
 
 def _newton(
     DT: np.ndarray,
     y: np.ndarray,
-    offset: np.ndarray,
+    offset: np.ndarray | None,
     w: np.ndarray,
     beta: np.ndarray,
-    eta: np.ndarray | None = None,
     mu: np.ndarray | None = None,
+    L: float | None = None,
     *,
     tol: float,
     max_iter: int,
     need_loglik: bool = True,
-    DD: np.ndarray | None = None,
+    gram: _Gram | None = None,
     stable: bool = True,
+    scratch: _Scratch | None = None,
 ) -> WeightedPoissonFit:
     """Newton/IRLS with step halving on ``sum w (y eta - exp(eta))``.
 
-    ``DT`` is the transposed design matrix (q, n). ``eta`` (the clipped linear
-    predictor at ``beta``) and ``mu = exp(eta)`` may be passed to save an ``exp``. A
-    step is accepted only if it does not decrease the objective (step halving, at
-    most 60 halvings); iterations stop when the Newton decrement ``g^T H^{-1} g`` is
-    below ``tol * (1 + |L|)``, after taking that last (tiny) step, whose change of
-    ``L`` is below round-off. With ``need_loglik=False`` the returned ``loglik`` may
-    be NaN (saves an ``exp`` in the EM loop). ``DD`` (from :func:`_products`) makes
-    the Hessian a single matrix-vector product. The objective is computed by
-    :func:`_log_prob_kernel` (``stable`` chooses the form), so ``loglik`` leaves out the
-    ``y``-only terms.
+    ``DT`` is the transposed design matrix (q, n); ``offset=None`` is a zero offset.
+    ``mu = exp(eta)`` at ``beta`` and the objective ``L`` there (as
+    :func:`_objective` computes it) may be passed, as the E-step knows them: the first
+    Newton step then needs no ``exp``. A step is accepted only if it does not
+    decrease the objective (step halving, at most 60 halvings); the objective at the
+    accepted point, and its ``mu``, are those of the next step. Iterations stop when
+    the Newton decrement ``g^T H^{-1} g`` is below ``tol * (1 + |L|)``, after taking
+    that last (tiny) step, whose change of ``L`` is below round-off. With
+    ``need_loglik=False`` the returned ``loglik`` may be NaN (saves an ``exp`` in the
+    EM loop). ``gram`` (from :func:`_gram_rows`) makes the gradient and the Hessian
+    one matrix product; ``scratch`` (a :class:`_Scratch`) holds the working arrays
+    from one call to the next. The objective is computed by :func:`_log_prob_kernel`
+    (``stable`` chooses the form), so ``loglik`` leaves out the ``y``-only terms.
     """
-    eta, mu, L = _objective(DT, y, offset, w, beta, stable, eta, mu)
-    wy = w * y
+    n = y.size
+    scratch = _Scratch() if scratch is None else scratch
+    eta, V = scratch("newton_eta", (n,)), scratch("newton_V", (2, n))
+    mus = scratch("newton_mu", (2, n))  # trial means, alternately, never the caller's mu
+    if mu is None or L is None:
+        mu, L = _objective(DT, y, offset, w, beta, stable, eta, mus[1])
+    wy = np.multiply(w, y, out=scratch("newton_wy", (n,)))
     n_iter = 0
     converged = False
+    at_beta = True  # L (and mu) are the objective at beta
+    trial = 0
     for _ in range(max_iter):
-        wmu = w * mu
-        g = DT @ (wy - wmu)
-        H = _neg_hessian(DT, wmu, DD)
+        g, H = _score_information(DT, wy, w, mu, V, gram)
         delta = _solve_pd(H, g)
         dec = float(g @ delta)
         if not np.isfinite(dec):
@@ -314,23 +433,24 @@ def _newton(
             beta = beta + delta
             n_iter += 1
             converged = True
-            eta = None
+            at_beta = False
             break
         t = 1.0
         for _ in range(60):
             beta_new = beta + t * delta
-            eta_new, mu_new, L_new = _objective(DT, y, offset, w, beta_new, stable)
+            mu_new, L_new = _objective(DT, y, offset, w, beta_new, stable, eta, mus[trial])
             if L_new >= L:
                 break
             t *= 0.5
         else:  # no ascent step found: at the maximum up to round-off
             converged = True
             break
-        beta, eta, mu, L = beta_new, eta_new, mu_new, L_new
+        beta, mu, L = beta_new, mu_new, L_new
+        trial = 1 - trial  # the next trials write the other row: mu stays
         n_iter += 1
-    if eta is None:  # the last step was taken without re-evaluating L
+    if not at_beta:  # the last step was taken without re-evaluating L
         if need_loglik:
-            L = _objective(DT, y, offset, w, beta, stable)[2]
+            L = _objective(DT, y, offset, w, beta, stable, eta, mus[trial])[1]
         else:
             L = float("nan")
     return WeightedPoissonFit(beta, L, n_iter, converged)
@@ -391,50 +511,59 @@ def fit_weighted_poisson(
         beta = _irls_start(DT, y, off, w)
     else:
         beta = np.array(coef_init, dtype=np.float64)
-    res = _newton(DT, y, off, w, beta, tol=tol, max_iter=max_iter, need_loglik=False)
+    res = _newton(
+        DT, y, off, w, beta, tol=tol, max_iter=max_iter, need_loglik=False, gram=_gram_rows(DT)
+    )
     return res._replace(loglik=weighted_poisson_loglik(res.coef, D, y, off, w))
 
 
 def _gradient_steps(
     DT: np.ndarray,
     y: np.ndarray,
-    offset: np.ndarray,
+    offset: np.ndarray | None,
     w: np.ndarray,
     beta: np.ndarray,
-    eta: np.ndarray | None = None,
     mu: np.ndarray | None = None,
+    L: float | None = None,
     *,
     n_steps: int,
     armijo: float = 1e-4,
-    DD: np.ndarray | None = None,
+    gram: _Gram | None = None,
     stable: bool = True,
+    scratch: _Scratch | None = None,
 ) -> WeightedPoissonFit:
     """Gradient ascent with Armijo backtracking on ``sum w (y eta - exp(eta))``.
 
-    The objective is computed by :func:`_log_prob_kernel` (see :func:`_newton`).
+    Arguments and the objective as in :func:`_newton`.
     """
-    eta, mu, L = _objective(DT, y, offset, w, beta, stable, eta, mu)
-    wy = w * y
+    n = y.size
+    scratch = _Scratch() if scratch is None else scratch
+    eta, V = scratch("newton_eta", (n,)), scratch("newton_V", (2, n))
+    mus = scratch("newton_mu", (2, n))
+    if mu is None or L is None:
+        mu, L = _objective(DT, y, offset, w, beta, stable, eta, mus[1])
+    wy = np.multiply(w, y, out=scratch("newton_wy", (n,)))
     n_iter = 0
+    trial = 0
     for _ in range(n_steps):
-        wmu = w * mu
-        g = DT @ (wy - wmu)
+        g, H = _score_information(DT, wy, w, mu, V, gram)
         gg = float(g @ g)
         if not gg > 0:
             break
         # Initial step 1 / (largest eigenvalue of the negative Hessian): the step of
         # a quadratic with this curvature; then halve until the Armijo condition holds.
-        lam_max = np.linalg.eigvalsh(_neg_hessian(DT, wmu, DD))[-1]
+        lam_max = np.linalg.eigvalsh(H)[-1]
         t = 1.0 / lam_max if lam_max > 0 else 1.0
         for _ in range(60):
             beta_new = beta + t * g
-            eta_new, mu_new, L_new = _objective(DT, y, offset, w, beta_new, stable)
+            mu_new, L_new = _objective(DT, y, offset, w, beta_new, stable, eta, mus[trial])
             if L_new >= L + armijo * t * gg:
                 break
             t *= 0.5
         else:
             break
-        beta, eta, mu, L = beta_new, eta_new, mu_new, L_new
+        beta, mu, L = beta_new, mu_new, L_new
+        trial = 1 - trial
         n_iter += 1
     return WeightedPoissonFit(beta, L, n_iter, False)
 
