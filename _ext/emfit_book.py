@@ -19,6 +19,9 @@ Two small jobs that configuration alone cannot do:
    option ``:no-docstring:``: the chapters show the function that ``fit`` runs, its
    signature and body, while its docstring (the API reference's business) is left
    out. The docstring is found with :mod:`ast`, not by line numbers.
+6. **Website-only cells.** A notebook cell tagged ``html-only`` (an animation, which
+   paper cannot play) is dropped from the LaTeX builds; the chapter shows a static
+   figure of the same content for print.
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ import textwrap
 from docutils.parsers.rst import directives
 from sphinx.directives import code
 
+from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.config import Config
+from sphinx.transforms.post_transforms import SphinxPostTransform
 
 EDITIONS = {
     "instructor": ("emfit-notes.tex", ""),
@@ -97,6 +102,22 @@ def _skip_namedtuple_aliases(app: Sphinx, what, name, obj, skip, options):
     return None
 
 
+HTML_ONLY_TAG = "html-only"
+
+
+class DropHtmlOnlyCells(SphinxPostTransform):
+    """Remove the cells tagged ``html-only`` from LaTeX output."""
+
+    default_priority = 100
+    formats = ("latex",)
+
+    def run(self, **kwargs) -> None:
+        for node in list(self.document.findall(nodes.container)):
+            metadata = node.get("cell_metadata") or {}
+            if HTML_ONLY_TAG in metadata.get("tags", ()):
+                node.parent.remove(node)
+
+
 def _without_docstring(lines: list[str]) -> list[str]:
     """The lines of one function or class, less the lines of its docstring."""
     node = ast.parse(textwrap.dedent("".join(lines))).body[0]
@@ -127,6 +148,7 @@ def setup(app: Sphinx) -> dict:
         )
         code.LiteralIncludeReader.pyobject_filter._emfit = True
     app.setup_extension("sphinx_exercise")
+    app.add_post_transform(DropHtmlOnlyCells)
     app.connect("config-inited", _configure_edition, priority=900)
     app.connect("env-before-read-docs", _name_latex_document)
     app.connect("html-page-context", _drop_thebe, priority=900)
