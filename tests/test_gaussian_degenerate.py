@@ -246,3 +246,23 @@ def test_reg_covar_zero_is_accepted():
     X, _ = _iris()
     gm = GaussianMixture(2, covariance_type="diag", reg_covar=0, random_state=0).fit(X)
     assert np.isfinite(gm.loglik_)
+
+
+def test_a_restart_whose_covariance_collapses_exactly_is_set_aside_not_fatal():
+    # Old Faithful's waiting times are whole minutes: with reg_covar=0 a diagonal
+    # component can land on one waiting value, whose variance is then exactly 0.
+    from emfit.datasets import load_faithful
+    from emfit.em import DegenerateRestartWarning
+
+    X = load_faithful()
+    with pytest.warns(DegenerateRestartWarning):
+        gm = GaussianMixture(5, covariance_type="diag", reg_covar=0.0, n_init=5,
+                             random_state=1).fit(X)
+    kinds = [r.degenerate_kind for r in gm.restarts_]
+    assert "failed" in kinds and None in kinds
+    failed = next(r for r in gm.restarts_ if r.degenerate_kind == "failed")
+    assert "not positive definite" in failed.degenerate and "reg_covar" in failed.degenerate
+    assert np.isfinite(gm.loglik_)
+    # called directly, the collapse is still a ValueError that names the remedy
+    with pytest.raises(ValueError, match="reg_covar"):
+        compute_precision_cholesky(np.array([[1.0, 0.0]]), "diag")

@@ -142,6 +142,15 @@ _MAX_EXPANSION = 1e4
 # At most this many threads work on blocks of rows.
 _MAX_WORKERS = 4
 
+class _CollapsedCovarianceError(ValueError, FloatingPointError):
+    """A component's covariance is not positive definite.
+
+    A ``ValueError`` for whoever calls :func:`compute_precision_cholesky`; also a
+    ``FloatingPointError``, which is what the EM driver (:func:`emfit.em.fit_em`) sets
+    a restart aside for, so one collapsing restart does not end the other restarts.
+    """
+
+
 _COLLAPSE_MSG = (
     "Fitting the Gaussian mixture failed: the covariance of component(s) {ks} is not "
     "positive definite (a component collapsed onto too few, or identical, points). "
@@ -298,7 +307,9 @@ def compute_precision_cholesky(covariances: np.ndarray, covariance_type: str) ->
     ------
     ValueError
         If a covariance is not positive definite; the message tells the user to
-        increase ``reg_covar`` or scale the data.
+        increase ``reg_covar`` or scale the data. The error is also a
+        ``FloatingPointError``, so that EM sets such a restart aside and goes on with
+        the others.
 
     Examples
     --------
@@ -332,7 +343,7 @@ def compute_precision_cholesky(covariances: np.ndarray, covariance_type: str) ->
                 out[k] = inverse.T  # upper triangular, inv(C) = out out'
             out += 0.0  # -0.0 (from -0 * x in the inverse) prints as 0.0
         if bad:
-            raise ValueError(
+            raise _CollapsedCovarianceError(
                 _COLLAPSE_MSG.format(ks=bad if covariance_type == "full" else "(tied)")
             )
         return out[0] if covariance_type == "tied" else out
@@ -340,7 +351,7 @@ def compute_precision_cholesky(covariances: np.ndarray, covariance_type: str) ->
         ok = (covariances > 0) & np.isfinite(covariances)
         if not np.all(ok):
             bad = ~ok if ok.ndim == 1 else ~ok.all(axis=1)
-            raise ValueError(_COLLAPSE_MSG.format(ks=np.flatnonzero(bad).tolist()))
+            raise _CollapsedCovarianceError(_COLLAPSE_MSG.format(ks=np.flatnonzero(bad).tolist()))
         return 1.0 / np.sqrt(covariances)
     raise ValueError(f"unknown covariance_type {covariance_type!r}")
 
