@@ -1,5 +1,6 @@
 """select_model: the AIC/BIC/ICL table over a grid of mixtures, and its best model."""
 
+import re
 import warnings
 
 import numpy as np
@@ -11,7 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from emfit import GaussianMixture, PoissonRegressionMixture
 from emfit.datasets import load_faithful, load_patents, make_poisson_regression_mixture
-from emfit.em import ConvergenceWarning
+from emfit.em import ConvergenceWarning, DegenerateRestartWarning
 from emfit.em import _first_minimum
 from emfit.selection import TIE_RTOL, ModelSelection, select_model
 
@@ -374,3 +375,17 @@ def test_patent_table_prefers_weights_that_depend_on_rds():
     assert (t["n_parameters"].iloc[1::2].to_numpy() - t["n_parameters"].iloc[::2].to_numpy()).tolist() == [0, 1, 2]
     three = t[t["n_components"] == 3].set_index("concomitant")
     assert three.loc[True, "loglik"] - three.loc[False, "loglik"] > 5  # LR statistic > 10
+
+
+def test_a_fit_with_restarts_set_aside_says_how_many_in_its_note(faithful):
+    # diagonal covariances, no floor: a restart lands a component on one whole-minute
+    # waiting time (variance exactly 0) and is set aside; the others make the row
+    with pytest.warns(DegenerateRestartWarning):
+        result = select_model(
+            GaussianMixture(n_init=5, reg_covar=0.0, random_state=1, covariance_type="diag"),
+            faithful, param_grid={"n_components": [2, 5]},
+        )
+    t = result.table
+    assert t["note"].iloc[0] == ""
+    assert re.fullmatch(r"[1-4] of 5 restarts set aside", t["note"].iloc[1])
+    assert np.isfinite(t["bic"]).all()

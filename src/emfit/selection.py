@@ -62,8 +62,10 @@ class ModelSelection:
     table : pandas.DataFrame
         One row per grid point, in grid order. Columns: the grid keys, then
         ``loglik``, ``n_parameters``, ``aic``, ``bic``, ``icl``, ``n_iter``,
-        ``converged`` and ``note`` (empty, or the error message of a fit that
-        failed; its numbers are then NaN).
+        ``converged`` and ``note``: empty; or, for a fit whose restarts were
+        partly set aside as degenerate (see :func:`emfit.em.fit_em`), how many
+        ("1 of 5 restarts set aside"), the row holding the best of the others; or the
+        error message of a fit that failed, whose numbers are then NaN.
     best_estimator : estimator
         The fitted estimator of the best row.
     best_params : dict
@@ -119,6 +121,13 @@ def _takes_Z(estimator: Any) -> bool:
     return "Z" in inspect.signature(type(estimator).fit).parameters
 
 
+def _set_aside_note(estimator: Any) -> str:
+    """"k of n restarts set aside" for a fit that set degenerate restarts aside, else ""."""
+    restarts = getattr(estimator, "restarts_", None) or []
+    aside = sum(r.degenerate is not None for r in restarts)
+    return f"{aside} of {len(restarts)} restarts set aside" if aside else ""
+
+
 def _fit_and_score(
     estimator: Any, data: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Any, dict[str, Any]]:
@@ -149,7 +158,7 @@ def _fit_and_score(
         "icl": icl,
         "n_iter": int(estimator.n_iter_),
         "converged": bool(estimator.converged_),
-        "note": "",
+        "note": _set_aside_note(estimator),
     }
     return estimator, row
 
