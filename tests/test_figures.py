@@ -1,4 +1,4 @@
-"""Every figure of a captioned chapter is numbered, described and referenced.
+"""Every figure of every chapter is numbered, described and referenced.
 
 A figure is a code cell whose stored outputs include a PNG. Its cell metadata names it
 (``mystnb.figure.name``), gives it a caption (``mystnb.figure.caption``, which Sphinx
@@ -16,13 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Chapters whose figures have been given numbered captions.
-CAPTIONED = [
-    "p1_sum_of_gaussians",
-    "p2_gmm_em",
-    "p2_model_choice",
-    "p2_kmeans_limit",
-]
+# Every chapter notebook.
+CAPTIONED = sorted(path.stem for path in (ROOT / "chapters").glob("*.ipynb"))
 
 
 def figure_cells(cells: list[dict]) -> list[dict]:
@@ -39,7 +34,6 @@ def test_every_figure_has_a_name_caption_alt_text_and_a_reference(chapter):
     prose = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     referenced = set(re.findall(r"\{numref\}`(?:[^`<]*<)?([^`>]+)>?`", prose))
     figures = figure_cells(cells)
-    assert figures, f"{chapter} has no figure"
     names = []
     for cell in figures:
         mystnb = cell["metadata"].get("mystnb", {})
