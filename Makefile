@@ -12,8 +12,14 @@ STAMP := $(VENV)/.installed
 BUILD_FLAGS := -W -n --keep-going
 # The book to build (tests build small throw-away books with the same flags).
 BOOK ?= .
-PDF = $(BOOK)/_build/latex/emfit-notes.pdf
-PDF_STUDENT = $(BOOK)/_build/student/_build/latex/emfit-notes-student.pdf
+# Paper of the PDF handouts: a4 (the default) or letter; EDITIONS chooses which to build.
+# A4 handouts go to _build/latex and _build/student (and are linked from the website),
+# Letter ones to _build/letter/...
+PAPER ?= a4
+EDITIONS ?= instructor student
+PDF_ROOT = $(if $(filter a4,$(PAPER)),$(abspath $(BOOK)),$(abspath $(BOOK))/_build/$(PAPER))
+PDF = $(PDF_ROOT)/_build/latex/emfit-notes.pdf
+PDF_STUDENT = $(PDF_ROOT)/_build/student/_build/latex/emfit-notes-student.pdf
 
 # Debian packages: the smallest TeX set that builds the PDF with xelatex, poppler for
 # pdftotext/pdftoppm, and Chromium for the browser tests.
@@ -28,7 +34,8 @@ help:
 	@echo "make test       run every test (unit, strict nbval, strict builds, offline site)"
 	@echo "make test-fast  run the unit tests only: no notebooks, nothing marked slow (< 1 min)"
 	@echo "make html       build the website only"
-	@echo "make pdf        build the two PDF handouts only (instructor and student editions)"
+	@echo "make pdf        build the two PDF handouts only (instructor and student editions), on A4;"
+	@echo "                PAPER=letter for US Letter, EDITIONS=instructor for one edition"
 	@echo "make notebooks  re-execute the notebooks in place, storing their outputs"
 	@echo "make serve      serve the website on http://127.0.0.1:8000"
 	@echo "make bench      run the speed benchmarks against the reference implementations"
@@ -94,16 +101,22 @@ html: venv
 	$(JB) build $(BOOK) $(BUILD_FLAGS)
 
 pdf: venv tex
-	@echo "==> building the PDF handouts with xelatex: instructor edition (with solutions)"
-	EMFIT_EDITION=instructor $(JB) build $(BOOK) --builder pdflatex $(BUILD_FLAGS)
-	@echo "==> student edition (exercises without solutions)"
-	EMFIT_EDITION=student $(JB) build $(BOOK) --builder pdflatex $(BUILD_FLAGS) --path-output $(abspath $(BOOK))/_build/student
-	@for f in $(PDF) $(PDF_STUDENT); do \
-	  test -f $$f || { echo "no PDF at $$f"; exit 1; }; \
-	  if pdftotext $$f - | grep -n '??'; then echo "undefined reference (??) in $$f"; exit 1; fi; \
+	@case "$(PAPER)" in a4|letter) ;; *) echo "PAPER must be a4 or letter, not '$(PAPER)'"; exit 1;; esac
+	@for edition in $(EDITIONS); do \
+	  case $$edition in \
+	    instructor) out=$(PDF_ROOT); pdf=$(PDF); what="with solutions";; \
+	    student) out=$(PDF_ROOT)/_build/student; pdf=$(PDF_STUDENT); what="exercises without solutions";; \
+	    *) echo "EDITIONS: instructor and/or student, not '$$edition'"; exit 1;; \
+	  esac; \
+	  echo "==> PDF handout with xelatex, $$edition edition ($$what), $(PAPER) paper"; \
+	  EMFIT_PAPER=$(PAPER) EMFIT_EDITION=$$edition $(JB) build $(BOOK) --builder pdflatex $(BUILD_FLAGS) --path-output $$out || exit 1; \
+	  test -f $$pdf || { echo "no PDF at $$pdf"; exit 1; }; \
+	  if pdftotext $$pdf - | grep -n '??'; then echo "undefined reference (??) in $$pdf"; exit 1; fi; \
+	  echo "PDF handout: $$pdf"; \
 	done
-	@mkdir -p $(BOOK)/_build/html/pdf && cp $(PDF) $(PDF_STUDENT) $(BOOK)/_build/html/pdf/
-	@echo "PDF handouts: $(PDF) and $(PDF_STUDENT) (also linked from the website)"
+	@if [ "$(PAPER)" = a4 ] && [ -f $(PDF) ] && [ -f $(PDF_STUDENT) ]; then \
+	  mkdir -p $(BOOK)/_build/html/pdf && cp $(PDF) $(PDF_STUDENT) $(BOOK)/_build/html/pdf/ && \
+	  echo "(both also linked from the website)"; fi
 
 test: venv tex browser
 	$(PY) -m pytest

@@ -5,7 +5,8 @@ Two small jobs that configuration alone cannot do:
 1. **Editions.** The environment variable ``EMFIT_EDITION`` chooses the PDF edition:
    ``instructor`` (default; exercises with solutions, ``emfit-notes.pdf``) or
    ``student`` (solutions left out, ``emfit-notes-student.pdf``). Both come from the
-   same sources; the Makefile builds both.
+   same sources; the Makefile builds both. ``EMFIT_PAPER`` (``a4``, the default, or
+   ``letter``) chooses the paper.
 2. **No live-code scripts.** Jupyter Book always loads sphinx-thebe, whose inline
    configuration names a CDN and is emitted twice on incremental builds (a console
    error). The book has no live code, so its scripts are dropped from every page.
@@ -22,6 +23,14 @@ Two small jobs that configuration alone cannot do:
 6. **Website-only cells.** A notebook cell tagged ``html-only`` (an animation, which
    paper cannot play) is dropped from the LaTeX builds; the chapter shows a static
    figure of the same content for print.
+7. **Cells by role.** Every code cell carries one role tag (``tests/test_cell_roles.py``
+   checks it): ``derivation`` (a SymPy check that carries a step of a derivation),
+   ``compute`` (a numerical demonstration), ``plot`` (the code of a figure) or
+   ``plumbing`` (imports, glue, table formatting). The website shows ``derivation``
+   and ``compute`` cells and collapses the others (they also carry ``hide-input``).
+   The PDF handout prints the source of ``derivation`` cells only: for the other
+   roles it keeps the outputs (figures, tables, printed results) and drops the code,
+   which the website and the notebooks carry.
 """
 
 from __future__ import annotations
@@ -52,8 +61,21 @@ def edition() -> str:
     return name
 
 
+#: ``EMFIT_PAPER`` (the Makefile's ``PAPER``) to LaTeX's paper option.
+PAPERS = {"a4": "a4paper", "letter": "letterpaper"}
+
+
+def paper() -> str:
+    """The paper size named by ``EMFIT_PAPER`` (``a4`` when unset)."""
+    name = os.environ.get("EMFIT_PAPER", "a4").strip().lower() or "a4"
+    if name not in PAPERS:
+        raise ValueError(f"EMFIT_PAPER must be one of {sorted(PAPERS)}, got {name!r}")
+    return name
+
+
 def _configure_edition(app: Sphinx, config: Config) -> None:
     config.hide_solutions = edition() == "student"
+    config.latex_elements = {**(config.latex_elements or {}), "papersize": PAPERS[paper()]}
 
 
 def _name_latex_document(app: Sphinx, env, docnames) -> None:
@@ -105,8 +127,17 @@ def _skip_namedtuple_aliases(app: Sphinx, what, name, obj, skip, options):
 HTML_ONLY_TAG = "html-only"
 
 
-class DropHtmlOnlyCells(SphinxPostTransform):
-    """Remove the cells tagged ``html-only`` from LaTeX output."""
+#: The id of the API reference's section (chapters/api.md, label ``api``).
+API_REFERENCE_ID = "api"
+#: Roles whose source the PDF handout leaves out (it keeps their outputs).
+ROLES_WITHOUT_SOURCE_IN_PRINT = frozenset({"compute", "plot", "plumbing"})
+#: Every role a code cell can have.
+CELL_ROLES = ROLES_WITHOUT_SOURCE_IN_PRINT | {"derivation"}
+
+
+class PrintCells(SphinxPostTransform):
+    """LaTeX: drop ``html-only`` cells, the source of cells whose role is not printed,
+    and the sections of the API reference."""
 
     default_priority = 100
     formats = ("latex",)
@@ -114,8 +145,21 @@ class DropHtmlOnlyCells(SphinxPostTransform):
     def run(self, **kwargs) -> None:
         for node in list(self.document.findall(nodes.container)):
             metadata = node.get("cell_metadata") or {}
-            if HTML_ONLY_TAG in metadata.get("tags", ()):
+            tags = set(metadata.get("tags", ()))
+            if HTML_ONLY_TAG in tags:
                 node.parent.remove(node)
+            elif tags & ROLES_WITHOUT_SOURCE_IN_PRINT:
+                for child in list(node.children):
+                    if child.get("nb_element") == "cell_code_source":
+                        node.remove(child)
+                if not node.children:
+                    node.parent.remove(node)
+        # The API reference is the website's: the handout keeps its introduction.
+        # (An ``only`` directive cannot do this: MyST lifts the sections out of it.)
+        for section in list(self.document.findall(nodes.section)):
+            if API_REFERENCE_ID in section["ids"]:
+                for child in [c for c in section.children if isinstance(c, nodes.section)]:
+                    section.remove(child)
 
 
 def _without_docstring(lines: list[str]) -> list[str]:
@@ -148,7 +192,7 @@ def setup(app: Sphinx) -> dict:
         )
         code.LiteralIncludeReader.pyobject_filter._emfit = True
     app.setup_extension("sphinx_exercise")
-    app.add_post_transform(DropHtmlOnlyCells)
+    app.add_post_transform(PrintCells)
     app.connect("config-inited", _configure_edition, priority=900)
     app.connect("env-before-read-docs", _name_latex_document)
     app.connect("html-page-context", _drop_thebe, priority=900)

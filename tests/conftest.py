@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 PDF = ROOT / "_build" / "latex" / "emfit-notes.pdf"
 PDF_STUDENT = ROOT / "_build" / "student" / "_build" / "latex" / "emfit-notes-student.pdf"
+PDF_LETTER = ROOT / "_build" / "letter" / "_build" / "latex" / "emfit-notes.pdf"
 CHAPTER = "chapters/p1_sum_of_gaussians.html"
 # Debian's Chromium, driven by Playwright (never a browser download)
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -35,7 +36,7 @@ def tail(proc: subprocess.CompletedProcess, lines: int = 60) -> str:
     return "\n".join((proc.stdout + proc.stderr).splitlines()[-lines:])
 
 
-BUILD_FIXTURES = {"html_build", "pdf_build", "served_site"}
+BUILD_FIXTURES = {"html_build", "pdf_build", "pdf_letter_build", "served_site"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -61,6 +62,12 @@ def html_build() -> subprocess.CompletedProcess:
 def pdf_build(html_build) -> subprocess.CompletedProcess:
     # After the HTML build, so the notebooks come from the execution cache.
     return make("pdf")
+
+
+@pytest.fixture(scope="session")
+def pdf_letter_build(pdf_build) -> subprocess.CompletedProcess:
+    # The instructor edition on US Letter (the student edition has less on each page).
+    return make("pdf", "PAPER=letter", "EDITIONS=instructor")
 
 
 class QuietHandler(SimpleHTTPRequestHandler):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CHAPTER, HTML, PDF, PDF_STUDENT, ROOT, make, serve, tail
+from conftest import CHAPTER, HTML, PDF, PDF_LETTER, PDF_STUDENT, ROOT, make, serve, tail
 
 # --- strict builds ---------------------------------------------------------------
 
@@ -43,6 +43,9 @@ def test_pdf_build_succeeds_and_has_no_undefined_references(pdf_build):
     assert "Errata for the sheet" in text
     # cells tagged html-only (the EM animation) are dropped, not printed as "<IPython...>"
     assert "IPython.core.display" not in text
+    # the handout prints the SymPy derivations, not the plotting or the plumbing
+    assert "sp.simplify" in text
+    assert "house_style()" not in text and "glue_number(" not in text
 
 
 @pytest.mark.slow
@@ -96,10 +99,22 @@ def test_pdfs_contain_exactly_the_notebook_figures(pdf_build):
         assert pdf_images(pdf) == figures, pdf.name
 
 
+def page_size(pdf: Path) -> str:
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+    return re.search(r"Page size:.*\((\w+)\)", info).group(1)
+
+
 @pytest.mark.slow
-def test_no_text_runs_off_the_page(pdf_build):
+def test_the_handouts_are_on_a4_and_on_letter_when_asked(pdf_build, pdf_letter_build):
+    assert pdf_letter_build.returncode == 0, tail(pdf_letter_build)
+    assert [page_size(pdf) for pdf in (PDF, PDF_STUDENT, PDF_LETTER)] == ["A4", "A4", "letter"]
+
+
+@pytest.mark.slow
+def test_no_text_runs_off_the_page(pdf_build, pdf_letter_build):
     assert pdf_build.returncode == 0, tail(pdf_build)
-    for pdf in (PDF, PDF_STUDENT):
+    assert pdf_letter_build.returncode == 0, tail(pdf_letter_build)
+    for pdf in (PDF, PDF_STUDENT, PDF_LETTER):
         log = pdf.with_suffix(".log").read_text(errors="ignore")
         too_wide = [float(w) for w in re.findall(r"Overfull \\hbox \(([0-9.]+)pt too wide\)", log)]
         assert [w for w in too_wide if w > 1.0] == [], f"{pdf.name}: lines wider than the page"
