@@ -127,7 +127,7 @@ test-fast: venv
 	$(PY) -m pytest -m "not slow" tests
 
 # NOTEBOOKS=chapters/p1_sum_of_gaussians.ipynb re-executes one notebook only.
-NOTEBOOKS ?= $(wildcard chapters/*.ipynb)
+NOTEBOOKS ?= intro.ipynb $(wildcard chapters/*.ipynb)
 notebooks: venv
 	$(VENV)/bin/jupyter execute --inplace $(NOTEBOOKS)
 	@# drop per-cell execution timestamps, which would change on every run

@@ -18,6 +18,8 @@ PDF = ROOT / "_build" / "latex" / "emfit-notes.pdf"
 PDF_STUDENT = ROOT / "_build" / "student" / "_build" / "latex" / "emfit-notes-student.pdf"
 PDF_LETTER = ROOT / "_build" / "letter" / "_build" / "latex" / "emfit-notes.pdf"
 CHAPTER = "chapters/p1_sum_of_gaussians.html"
+# Every notebook of the book: the landing page and the chapters.
+NOTEBOOKS = [ROOT / "intro.ipynb", *sorted((ROOT / "chapters").glob("*.ipynb"))]
 # Debian's Chromium, driven by Playwright (never a browser download)
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 

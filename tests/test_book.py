@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CHAPTER, HTML, PDF, PDF_LETTER, PDF_STUDENT, ROOT, make, serve, tail
+from conftest import CHAPTER, HTML, NOTEBOOKS, PDF, PDF_LETTER, PDF_STUDENT, ROOT, make, serve, tail
 
 # --- strict builds ---------------------------------------------------------------
 
@@ -64,7 +64,7 @@ def test_student_edition_has_the_exercises_but_no_solutions(pdf_build):
 def notebook_figures() -> Counter:
     """Pixel size (width, height) of every distinct figure the notebooks make."""
     figures = {}
-    for notebook in sorted((ROOT / "chapters").glob("*.ipynb")):
+    for notebook in NOTEBOOKS:
         cells = json.loads(notebook.read_text())["cells"]
         for output in (o for c in cells for o in c.get("outputs", [])):
             if "image/png" in output.get("data", {}):

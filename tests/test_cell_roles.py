@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
+from conftest import NOTEBOOKS
+
 
 _spec = importlib.util.spec_from_file_location("emfit_book", ROOT / "_ext" / "emfit_book.py")
 emfit_book = importlib.util.module_from_spec(_spec)

@@ -16,8 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Every chapter notebook.
-CAPTIONED = sorted(path.stem for path in (ROOT / "chapters").glob("*.ipynb"))
+from conftest import NOTEBOOKS
 
 
 def figure_cells(cells: list[dict]) -> list[dict]:
@@ -28,9 +27,10 @@ def figure_cells(cells: list[dict]) -> list[dict]:
     ]
 
 
-@pytest.mark.parametrize("chapter", CAPTIONED)
-def test_every_figure_has_a_name_caption_alt_text_and_a_reference(chapter):
-    cells = json.loads((ROOT / "chapters" / f"{chapter}.ipynb").read_text())["cells"]
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_figure_has_a_name_caption_alt_text_and_a_reference(notebook):
+    chapter = notebook.stem
+    cells = json.loads(notebook.read_text())["cells"]
     prose = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     referenced = set(re.findall(r"\{numref\}`(?:[^`<]*<)?([^`>]+)>?`", prose))
     figures = figure_cells(cells)

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import ROOT
 
-NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
+from conftest import NOTEBOOKS
 ROLE = re.compile(r"\{glue:text\}`(?:[\w/.-]+::)?(\w+)(?::([^`]*))?`")
 
 
@@ -77,6 +77,6 @@ def test_prose_uses_the_spec_each_number_was_rounded_to(path: Path):
             else:
                 # the same spec: printing fewer digits would round a rounded number again
                 assert spec == glued_spec, f"{name}: glued with {glued_spec!r}, printed with {spec!r}"
-    pages = "".join(p.read_text() for p in [ROOT / "intro.md", *(ROOT / "chapters").glob("*.md")])
+    pages = "".join(p.read_text() for p in (ROOT / "chapters").glob("*.md"))
     unused = [p for p in calls if not any(re.fullmatch(p, u) for u in used) and not re.search(p, pages)]
     assert not unused, f"glued but never shown: {unused}"

@@ -82,7 +82,7 @@ def test_stored_outputs_survive_another_numeric_path(name):
     env = PATHS[name]
     took_effect(name, env)
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "chapters", "-q", "-p", "no:cacheprovider", "-o", "console_output_style=classic"],
+        [sys.executable, "-m", "pytest", "intro.ipynb", "chapters", "-q", "-p", "no:cacheprovider", "-o", "console_output_style=classic"],
         cwd=ROOT,
         env={**os.environ, **env},
         capture_output=True,
