@@ -77,3 +77,20 @@ def test_house_style_applies_the_style_file_and_restores():
 def test_bad_covariances_raise(cov, level, match):
     with pytest.raises(ValueError, match=match):
         ellipse_parameters(cov, level)
+
+
+class _FakeAnimation:
+    def __init__(self, html):
+        self.html = html
+
+    def to_jshtml(self, **kwargs):
+        return self.html
+
+
+def test_offline_jshtml_drops_the_cdn_stylesheet_and_refuses_other_hosts():
+    from emfit.plotting import offline_jshtml
+
+    cdn = '<link rel="stylesheet" href="https://maxcdn.bootstrapcdn.com/font-awesome.min.css">'
+    assert offline_jshtml(_FakeAnimation(cdn + "<div>frames</div>")) == "<div>frames</div>"
+    with pytest.raises(ValueError, match="another host"):
+        offline_jshtml(_FakeAnimation('<script src="https://cdn.example/x.js"></script>'))

@@ -7,8 +7,10 @@ traces join as chapters need them.
 
 from __future__ import annotations
 
+import re
 from contextlib import AbstractContextManager
 from importlib import resources
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -21,6 +23,7 @@ __all__ = [
     "ellipse_parameters",
     "covariance_ellipse",
     "plot_bic",
+    "offline_jshtml",
 ]
 
 #: Path of the Matplotlib style file shipped with emfit.
@@ -247,3 +250,51 @@ def plot_bic(
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend()
     return ax
+
+
+#: The stylesheets that Matplotlib's JavaScript animation links from a CDN.
+_EXTERNAL_STYLESHEET = re.compile(r"<link\b[^>]*\bhref=[\"']https?://[^>]*>", re.IGNORECASE)
+
+
+def offline_jshtml(animation: Any, **kwargs: Any) -> str:
+    """The HTML of a Matplotlib animation that plays offline.
+
+    ``animation.to_jshtml()`` embeds every frame, but links Font Awesome from a CDN for
+    the icons of its buttons. This returns the same HTML without that link (the book's
+    theme serves Font Awesome itself), and checks that nothing else leaves the page.
+
+    Parameters
+    ----------
+    animation : matplotlib.animation.Animation
+        The animation, e.g. a ``FuncAnimation``.
+    **kwargs
+        Passed to ``to_jshtml`` (``fps``, ``embed_frames``, ``default_mode``).
+
+    Returns
+    -------
+    str
+        Self-contained HTML: frames as data URIs, controls in inline JavaScript.
+
+    Raises
+    ------
+    ValueError
+        If the HTML still refers to another host (a future Matplotlib might).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from matplotlib.animation import FuncAnimation
+    >>> from emfit.plotting import offline_jshtml
+    >>> fig, ax = plt.subplots()
+    >>> html = offline_jshtml(FuncAnimation(fig, lambda t: ax.set_title(str(t)), frames=2))
+    >>> plt.close(fig)
+    >>> "<img" in html and "https://" not in html and "http://" not in html
+    True
+    """
+    html = _EXTERNAL_STYLESHEET.sub("", animation.to_jshtml(**kwargs))
+    external = re.findall(r"(?:src|href)=[\"'](https?://[^\"']+)", html)
+    if external:
+        raise ValueError(f"the animation's HTML still refers to another host: {external}")
+    return html
