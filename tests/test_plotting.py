@@ -91,6 +91,14 @@ def test_offline_jshtml_drops_the_cdn_stylesheet_and_refuses_other_hosts():
     from emfit.plotting import offline_jshtml
 
     cdn = '<link rel="stylesheet" href="https://maxcdn.bootstrapcdn.com/font-awesome.min.css">'
-    assert offline_jshtml(_FakeAnimation(cdn + "<div>frames</div>")) == "<div>frames</div>"
+    player = '<img id="_anim_img1"><input class="anim-slider" type="range">'
+    html = offline_jshtml(_FakeAnimation(cdn + player), alt='EM "moves"', slider_label="t")
+    assert html == ('<img alt="EM &quot;moves&quot;" id="_anim_img1">'
+                    '<input aria-label="t" class="anim-slider" type="range">')
     with pytest.raises(ValueError, match="another host"):
-        offline_jshtml(_FakeAnimation('<script src="https://cdn.example/x.js"></script>'))
+        offline_jshtml(_FakeAnimation(player + '<script src="https://cdn.example/x.js"></script>'),
+                       alt="frames")
+    with pytest.raises(ValueError, match="alt must say"):
+        offline_jshtml(_FakeAnimation(player), alt=" ")
+    with pytest.raises(ValueError, match="no '<img"):
+        offline_jshtml(_FakeAnimation("<div></div>"), alt="frames")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from contextlib import AbstractContextManager
+from html import escape
 from importlib import resources
 from typing import Any
 
@@ -256,17 +257,23 @@ def plot_bic(
 _EXTERNAL_STYLESHEET = re.compile(r"<link\b[^>]*\bhref=[\"']https?://[^>]*>", re.IGNORECASE)
 
 
-def offline_jshtml(animation: Any, **kwargs: Any) -> str:
-    """The HTML of a Matplotlib animation that plays offline.
+def offline_jshtml(animation: Any, *, alt: str, slider_label: str = "frame", **kwargs: Any) -> str:
+    """The HTML of a Matplotlib animation that plays offline and tells what it shows.
 
     ``animation.to_jshtml()`` embeds every frame, but links Font Awesome from a CDN for
-    the icons of its buttons. This returns the same HTML without that link (the book's
-    theme serves Font Awesome itself), and checks that nothing else leaves the page.
+    the icons of its buttons, and its image and slider have no text for screen readers.
+    This returns the same HTML without that link (the book's theme serves Font Awesome
+    itself), with ``alt`` text on the image and a label on the slider, and checks that
+    nothing else leaves the page.
 
     Parameters
     ----------
     animation : matplotlib.animation.Animation
         The animation, e.g. a ``FuncAnimation``.
+    alt : str
+        What the frames show (the image's alt text); must not be empty.
+    slider_label : str, default="frame"
+        What the slider chooses (its ``aria-label``).
     **kwargs
         Passed to ``to_jshtml`` (``fps``, ``embed_frames``, ``default_mode``).
 
@@ -278,7 +285,8 @@ def offline_jshtml(animation: Any, **kwargs: Any) -> str:
     Raises
     ------
     ValueError
-        If the HTML still refers to another host (a future Matplotlib might).
+        If ``alt`` is empty, or if the HTML still refers to another host (a future
+        Matplotlib might) or has no image or slider to describe.
 
     Examples
     --------
@@ -288,12 +296,23 @@ def offline_jshtml(animation: Any, **kwargs: Any) -> str:
     >>> from matplotlib.animation import FuncAnimation
     >>> from emfit.plotting import offline_jshtml
     >>> fig, ax = plt.subplots()
-    >>> html = offline_jshtml(FuncAnimation(fig, lambda t: ax.set_title(str(t)), frames=2))
+    >>> animation = FuncAnimation(fig, lambda t: ax.set_title(str(t)), frames=2)
+    >>> html = offline_jshtml(animation, alt="A title that counts frames")
     >>> plt.close(fig)
-    >>> "<img" in html and "https://" not in html and "http://" not in html
+    >>> "https://" not in html and "http://" not in html
+    True
+    >>> 'alt="A title that counts frames"' in html and 'aria-label="frame"' in html
     True
     """
+    if not str(alt).strip():
+        raise ValueError("alt must say what the animation shows, got an empty string")
     html = _EXTERNAL_STYLESHEET.sub("", animation.to_jshtml(**kwargs))
+    described = (('<img id="_anim_img', f'<img alt="{escape(alt)}" id="_anim_img'),
+                 ('class="anim-slider"', f'aria-label="{escape(slider_label)}" class="anim-slider"'))
+    for anchor, replacement in described:
+        if anchor not in html:
+            raise ValueError(f"the animation's HTML has no {anchor!r} to describe")
+        html = html.replace(anchor, replacement, 1)
     external = re.findall(r"(?:src|href)=[\"'](https?://[^\"']+)", html)
     if external:
         raise ValueError(f"the animation's HTML still refers to another host: {external}")
