@@ -49,3 +49,13 @@ def test_shared_methods_have_one_docstring_with_the_estimators_arguments(cls):
         doc = getattr(cls, name).__doc__
         assert doc and "Parameters\n----------\n" + cls._data_doc in doc, (cls.__name__, name)
     assert ("y : ignored" in cls.score.__doc__) == (cls is not PoissonRegressionMixture)
+
+
+def test_shared_constructor_parameters_are_filled_into_every_estimator_docstring():
+    from emfit import BernoulliMixture, GaussianMixture, PoissonRegressionMixture
+    from emfit._base import _PARAMETER_DOCS
+
+    for cls in (GaussianMixture, PoissonRegressionMixture, BernoulliMixture):
+        assert "SHARED_PARAMETER" not in cls.__doc__, cls.__name__
+        first = _PARAMETER_DOCS["accelerate"].splitlines()[0]
+        assert f'accelerate : {{None, "squarem"}}, default=None\n        {first}' in cls.__doc__

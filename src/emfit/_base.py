@@ -16,6 +16,8 @@ docstrings from one template per method and the estimator's ``_data_doc``.
 
 from __future__ import annotations
 
+import re
+
 from functools import cmp_to_key
 from typing import Any
 
@@ -63,12 +65,36 @@ _DOCSTRINGS = {
 }
 
 
+#: Descriptions of constructor parameters that every estimator shares; a class
+#: docstring names one by the line ``SHARED_PARAMETER <name> ...`` under its entry.
+_PARAMETER_DOCS = {
+    "accelerate": (
+        'None: plain EM. ``"squarem"``: EM accelerated by SQUAREM (Varadhan & Roland\n'
+        "2008), which extrapolates from two EM steps and falls back to them when the\n"
+        "extrapolated point has a lower log-likelihood. It usually ends at the\n"
+        "maximum plain EM reaches from the same start (an extrapolation may also\n"
+        "cross to another, higher one), in far fewer EM iterations when plain EM\n"
+        "converges slowly (overlapping components). ``max_iter`` and ``n_iter_``\n"
+        "then count accepted steps, each of two or three evaluations of the EM map\n"
+        "(``n_em_evaluations_``); see :func:`emfit.em.fit_em`."
+    ),
+}
+_SHARED_PARAMETER = re.compile(r"^(?P<indent>[ ]*)SHARED_PARAMETER (?P<name>\w+).*$", re.MULTILINE)
+
+
+def _fill_parameter(match: re.Match) -> str:
+    indent = match["indent"]
+    return "\n".join(indent + line for line in _PARAMETER_DOCS[match["name"]].splitlines())
+
+
 def shared_docstrings(cls: type) -> type:
-    """Class decorator: give the thin public methods of a mixture estimator their docstring.
+    """Class decorator: give a mixture estimator its shared docstring text.
 
     A method in :data:`_DOCSTRINGS` that the class defines without a docstring gets
     the shared one, with the class's ``_data_doc`` (the numpydoc lines of its data
-    arguments) in place of ``{data}``.
+    arguments) in place of ``{data}``. In the class docstring, a line
+    ``SHARED_PARAMETER <name>`` becomes the description of that constructor
+    parameter in :data:`_PARAMETER_DOCS`, at the line's indentation.
 
     Examples
     --------
@@ -76,6 +102,8 @@ def shared_docstrings(cls: type) -> type:
     >>> print(GaussianMixture.score.__doc__.splitlines()[0])
     Mean log-likelihood per sample.
     """
+    if cls.__doc__:
+        cls.__doc__ = _SHARED_PARAMETER.sub(_fill_parameter, cls.__doc__)
     ignored_y = "\ny : ignored" if getattr(cls, "_score_takes_y", False) else ""
     for name, template in _DOCSTRINGS.items():
         method = cls.__dict__.get(name)

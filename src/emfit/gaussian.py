@@ -1454,14 +1454,7 @@ class GaussianMixture(MixtureEstimatorMixin, DensityMixin, BaseEstimator):
     random_state : int, numpy.random.Generator or None, default=None
         Seed of the initialisation (and default seed of :meth:`sample`).
     accelerate : {None, "squarem"}, default=None
-        None: plain EM. ``"squarem"``: EM accelerated by SQUAREM (Varadhan & Roland
-        2008), which extrapolates from two EM steps and falls back to them when the
-        extrapolated point has a lower log-likelihood. It usually ends at the
-        maximum plain EM reaches from the same start (an extrapolation may also
-        cross to another, higher one), in far fewer EM iterations when plain EM
-        converges slowly (overlapping components). ``max_iter`` and ``n_iter_``
-        then count accepted steps, each of two or three evaluations of the EM map
-        (``n_em_evaluations_``); see :func:`emfit.em.fit_em`.
+        SHARED_PARAMETER accelerate (filled in by emfit._base.shared_docstrings)
 
     Attributes
     ----------
